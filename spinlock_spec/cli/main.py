@@ -1,0 +1,73 @@
+"""The ``spinlock-spec`` command line.  A thin layer: each command lives in its
+own module under ``spinlock_spec.cli`` and is imported only when invoked, so
+``compile``/``diff``/``schema``/``zoo list`` never pay for torch."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# command name -> "module:attr" of a click.Command
+COMMANDS: dict[str, str] = {}
+
+
+def register_command(name: str, target: str) -> None:
+    COMMANDS[name] = target
+
+
+# Each command module registers here (one line per command).
+register_command("compile", "spinlock_spec.cli.compile_cmd:compile_cmd")
+register_command("diff", "spinlock_spec.cli.diff_cmd:diff_cmd")
+register_command("schema", "spinlock_spec.cli.schema_cmd:schema_cmd")
+register_command("train", "spinlock_spec.cli.train_cmd:train_cmd")
+register_command("encode", "spinlock_spec.cli.encode_cmd:encode_cmd")
+register_command("data", "spinlock_spec.cli.data_cmd:data_group")
+register_command("zoo", "spinlock_spec.cli.zoo_cmd:zoo_group")
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("spinlock_spec.cli"):
+                return None   # command not built yet
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spinlock-spec")
+def cli():
+    """Describe, check, compare, train and share categorical hierarchical VQ-VAE tokenizers."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one message and exit code 2, never a traceback."""
+    from spinlock_spec.errors import UserError
+
+    try:
+        cli.main(args=argv, prog_name="spinlock-spec", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        click.echo(exc.format(), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""compile layer (see docs/architecture.md)."""

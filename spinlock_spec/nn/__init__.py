@@ -1,0 +1,1 @@
+"""nn layer (see docs/architecture.md)."""

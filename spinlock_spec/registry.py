@@ -1,0 +1,180 @@
+"""Registries of node kinds.  Torch-free: builders are named as ``"module:attr"``
+strings and imported only when a model is built.
+
+One registry per node kind.  An entry maps a canonical name (plus aliases) to
+the JSON Schema fragment of its params, the kind of input it takes, how its
+output width follows from its params and input shape, and its builder.
+Adding an encoder = one module in ``spinlock_spec.nn`` + one ``register`` call
+here (its schema fragment comes with it) + tests.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Input kinds a family can provide.
+TABULAR = "tabular"      # [N, D]
+TEMPORAL = "temporal"    # [N, T, D] (optionally with per-sample lengths)
+FIELDS = "fields"        # [N, C, H, W] raw initial-condition fields
+HYBRID = "hybrid"        # tabular manual columns + fields
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    builder: str                               # "module:attr", imported lazily
+    params_schema: dict
+    input_kind: str
+    description: str
+    aliases: tuple[str, ...] = ()
+    # out_dim(params, input_shape) -> int | None; input_shape is the per-sample
+    # shape (D,), (T, D) or (C, H, W), or None when unknown.
+    out_dim: Callable[[dict, tuple | None], int | None] = field(default=lambda p, s: None)
+    trainable: bool = True
+
+    def load_builder(self) -> Any:
+        module, _, attr = self.builder.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class Registry:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, entry: Entry) -> Entry:
+        for key in (entry.name, *entry.aliases):
+            if key in self._aliases:
+                raise ValueError(f"{self.kind} name {key!r} registered twice")
+            self._aliases[key] = entry.name
+        self._entries[entry.name] = entry
+        return entry
+
+    def canonical(self, name: str) -> str | None:
+        return self._aliases.get(name)
+
+    def get(self, name: str) -> Entry:
+        canonical = self._aliases.get(name)
+        if canonical is None:
+            raise KeyError(name)
+        return self._entries[canonical]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._aliases
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def all_names(self) -> list[str]:
+        return list(self._aliases)
+
+    def entries(self) -> list[Entry]:
+        return list(self._entries.values())
+
+
+def _obj(properties: dict, description: str = "") -> dict:
+    return {"type": "object", "description": description, "properties": properties,
+            "additionalProperties": False}
+
+
+_INT_LIST = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+_DROPOUT = {"type": "number", "minimum": 0.0, "maximum": 0.95, "default": 0.0,
+            "description": "Dropout probability inside the encoder."}
+
+ENCODERS = Registry("encoder")
+
+ENCODERS.register(Entry(
+    name="identity", aliases=("IdentityEncoder",), builder="spinlock_spec.nn.encoders:IdentityEncoder",
+    params_schema=_obj({}, "The identity encoder takes no parameters."),
+    input_kind=TABULAR, trainable=False,
+    description="Pass the family's columns through unchanged; each column is one assignable feature.",
+    out_dim=lambda p, s: (s[-1] if s else None),
+))
+ENCODERS.register(Entry(
+    name="mlp", aliases=("MLPEncoder",), builder="spinlock_spec.nn.encoders:MLPEncoder",
+    params_schema=_obj({
+        "hidden_dims": {**_INT_LIST, "default": [64], "description": "Widths of the hidden layers."},
+        "output_dim": {"type": "integer", "minimum": 1, "default": 32, "description": "Embedding width."},
+        "dropout": _DROPOUT,
+        "activation": {"enum": ["relu", "gelu", "silu", "tanh"], "default": "relu",
+                       "description": "Non-linearity between layers."},
+        "batch_norm": {"type": "boolean", "default": False, "description": "BatchNorm after each hidden layer."},
+    }),
+    input_kind=TABULAR,
+    description="Multi-layer perceptron over a tabular family, trained end to end.",
+    out_dim=lambda p, s: p.get("output_dim", 32),
+))
+ENCODERS.register(Entry(
+    name="temporal_cnn", aliases=("TemporalCNNEncoder", "td_cnn"),
+    builder="spinlock_spec.nn.encoders:TemporalCNNEncoder",
+    params_schema=_obj({
+        "embedding_dim": {"type": "integer", "minimum": 1, "default": 32, "description": "Embedding width."},
+        "architecture": {"type": "string", "pattern": "^resnet1d_[1-9][0-9]*$", "default": "resnet1d_3",
+                         "description": "resnet1d_N: N residual 1D conv blocks."},
+        "hidden_channels": {"type": "integer", "minimum": 1, "default": 32, "description": "Conv channels."},
+        "kernel_size": {"type": "integer", "minimum": 1, "default": 5, "description": "Conv kernel size (odd)."},
+        "dropout": _DROPOUT,
+    }),
+    input_kind=TEMPORAL,
+    description="Residual 1D CNN over a [N, T, D] series with masked global pooling.",
+    out_dim=lambda p, s: p.get("embedding_dim", 32),
+))
+ENCODERS.register(Entry(
+    name="pyramid_temporal", aliases=("PyramidTemporalEncoder",),
+    builder="spinlock_spec.nn.encoders:PyramidTemporalEncoder",
+    params_schema=_obj({
+        "embedding_dim": {"type": "integer", "minimum": 1, "default": 32, "description": "Embedding width."},
+        "hidden_channels": {"type": "integer", "minimum": 1, "default": 32, "description": "Conv channels."},
+        "kernel_size": {"type": "integer", "minimum": 1, "default": 5, "description": "Conv kernel size (odd)."},
+        "scales": {**_INT_LIST, "default": [1, 2, 4], "minItems": 1,
+                   "description": "Temporal pooling scales; features pooled at each are concatenated."},
+        "dropout": _DROPOUT,
+    }),
+    input_kind=TEMPORAL,
+    description="1D conv features pooled at several temporal scales and concatenated; takes a padding mask.",
+    out_dim=lambda p, s: p.get("embedding_dim", 32),
+))
+ENCODERS.register(Entry(
+    name="initial_cnn", aliases=("InitialCNNEncoder", "ic_cnn"),
+    builder="spinlock_spec.nn.encoders:InitialCNNEncoder",
+    params_schema=_obj({
+        "embedding_dim": {"type": "integer", "minimum": 1, "default": 16, "description": "Embedding width."},
+        "in_channels": {"type": ["integer", "null"], "minimum": 1, "default": None,
+                        "description": "Channels of the raw fields; null = read from the data."},
+        "channels": {**_INT_LIST, "default": [16, 32], "description": "Conv channels per stage."},
+        "dropout": _DROPOUT,
+    }),
+    input_kind=FIELDS,
+    description="2D CNN over the raw initial-condition fields [N, C, H, W] (channels are channels).",
+    out_dim=lambda p, s: p.get("embedding_dim", 16),
+))
+
+
+def _hybrid_out(params: dict, shape: tuple | None) -> int | None:
+    manual = params.get("manual_dim")
+    if manual is None and shape:
+        manual = shape[-1]
+    if manual is None:
+        return None
+    return int(manual) + int(params.get("cnn_embedding_dim", 16))
+
+
+ENCODERS.register(Entry(
+    name="initial_hybrid", aliases=("InitialHybridEncoder",),
+    builder="spinlock_spec.nn.encoders:InitialHybridEncoder",
+    params_schema=_obj({
+        "manual_dim": {"type": ["integer", "null"], "minimum": 0, "default": None,
+                       "description": "Manual INITIAL columns; null = read from the data."},
+        "cnn_embedding_dim": {"type": "integer", "minimum": 1, "default": 16,
+                              "description": "Width of the CNN embedding of the raw fields."},
+        "in_channels": {"type": ["integer", "null"], "minimum": 1, "default": None,
+                        "description": "Channels of the raw fields; null = read from the data."},
+        "channels": {**_INT_LIST, "default": [16, 32], "description": "Conv channels per stage."},
+        "dropout": _DROPOUT,
+    }),
+    input_kind=HYBRID,
+    description="Manual INITIAL columns concatenated with a CNN embedding of the raw fields.",
+    out_dim=_hybrid_out,
+))

@@ -1,0 +1,1 @@
+"""zoo layer (see docs/architecture.md)."""
