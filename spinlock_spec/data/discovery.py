@@ -1,0 +1,213 @@
+"""Static category discovery: cluster the *features* (columns) by correlation.
+
+Distance between two columns is ``1 - |Pearson r|`` (computed on at most
+``max_rows`` rows drawn deterministically).  Columns are clustered by
+scikit-learn's agglomerative clustering (precomputed distances, average
+linkage); the number of clusters is the one with the best silhouette over
+``2..max_clusters`` unless ``num_categories`` fixes it.
+
+Small clusters (fewer than ``min_size`` columns):
+
+* ``reassign_orphans=True``: each of their columns joins the cluster of at
+  least ``min_size`` columns with the highest mean ``|r|`` to it.  When no
+  cluster reaches ``min_size`` nothing can be reassigned and the clusters stay.
+* ``reassign_orphans=False``: they are kept as categories of their own.
+  Columns are never dropped: every column is a reconstruction target, and a
+  dropped column would silently vanish from the model.
+
+``isolated`` groups of columns (e.g. whole families) are left out of the
+clustering and become one category each.  The result is deterministic:
+columns sorted within a category, categories sorted by their first column.
+
+scikit-learn is imported inside the functions only (layer rule).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from spinlock_spec.errors import DataError
+
+log = logging.getLogger("spinlock_spec")
+
+
+def correlation_distance(X: np.ndarray, *, max_rows: int = 5000, seed: int = 0) -> np.ndarray:
+    """``1 - |r|`` between the columns of X [N, F]; constant columns are at distance 1."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(X.shape[0], max_rows, replace=False))
+        X = X[rows]
+    X = np.where(np.isfinite(X), X, np.nan)
+    centered = X - np.nanmean(X, axis=0, keepdims=True) if X.size else X
+    centered = np.nan_to_num(centered, nan=0.0)
+    norms = np.sqrt((centered * centered).sum(axis=0))
+    safe = np.where(norms > 1e-12, norms, 1.0)
+    corr = (centered.T @ centered) / np.outer(safe, safe)
+    corr[norms <= 1e-12, :] = 0.0
+    corr[:, norms <= 1e-12] = 0.0
+    dist = 1.0 - np.clip(np.abs(corr), 0.0, 1.0)
+    np.fill_diagonal(dist, 0.0)
+    return (dist + dist.T) / 2.0
+
+
+def _cluster(dist: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average")
+    return model.fit_predict(dist)
+
+
+def _choose_labels(dist: np.ndarray, max_clusters: int, num_categories: int | None) -> np.ndarray:
+    n = dist.shape[0]
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    if num_categories is not None:
+        return _cluster(dist, int(min(max(num_categories, 1), n)))
+    if n == 2:
+        return np.array([0, 1]) if dist[0, 1] > 0.5 else np.zeros(2, dtype=np.int64)
+    from sklearn.metrics import silhouette_score
+
+    best_score, best_labels = -np.inf, None
+    for k in range(2, min(int(max_clusters), n - 1) + 1):
+        labels = _cluster(dist, k)
+        score = silhouette_score(dist, labels, metric="precomputed")
+        if score > best_score + 1e-12:
+            best_score, best_labels = score, labels
+    if best_labels is None:          # max_clusters < 2
+        return np.zeros(n, dtype=np.int64)
+    return best_labels
+
+
+def _merge_orphans(labels: np.ndarray, sim: np.ndarray, min_size: int) -> np.ndarray:
+    labels = labels.copy()
+    ids, counts = np.unique(labels, return_counts=True)
+    big = [c for c, m in zip(ids, counts) if m >= min_size]
+    small = [c for c, m in zip(ids, counts) if m < min_size]
+    if not big or not small:
+        return labels
+    big_masks = [labels == c for c in big]
+    for c in small:
+        for j in np.flatnonzero(labels == c):
+            scores = [sim[j, mask].mean() for mask in big_masks]
+            labels[j] = big[int(np.argmax(scores))]
+    return labels
+
+
+def discover_categories(X: np.ndarray, *, max_clusters: int = 25, num_categories: int | None = None,
+                        min_size: int = 3, reassign_orphans: bool = True,
+                        isolated: list[list[int]] | tuple = (), seed: int = 0,
+                        max_rows: int = 5000) -> list[list[int]]:
+    """Group the columns of ``X`` [N, F] into categories (lists of column indices)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"discover_categories needs a 2-D matrix, got shape {X.shape}")
+    n_features = X.shape[1]
+    isolated_sets = [sorted(set(int(i) for i in group)) for group in isolated if len(group)]
+    taken = set()
+    for group in isolated_sets:
+        for i in group:
+            if not 0 <= i < n_features:
+                raise ValueError(f"isolated column {i} out of range (0..{n_features - 1})")
+            if i in taken:
+                raise ValueError(f"column {i} is in two isolated groups")
+            taken.add(i)
+    free = np.array([i for i in range(n_features) if i not in taken], dtype=np.int64)
+    categories: list[list[int]] = [g for g in isolated_sets]
+    if free.size:
+        dist = correlation_distance(X[:, free], max_rows=max_rows, seed=seed)
+        labels = _choose_labels(dist, max_clusters, num_categories)
+        if reassign_orphans:
+            before = len(np.unique(labels))
+            labels = _merge_orphans(labels, 1.0 - dist, min_size)
+            after = len(np.unique(labels))
+            if after < before:
+                log.info("reassigned the columns of %d cluster(s) smaller than %d to their nearest "
+                         "cluster", before - after, min_size)
+        for c in np.unique(labels):
+            categories.append(sorted(int(i) for i in free[labels == c]))
+    categories.sort(key=lambda cat: cat[0])
+    log.debug("discovered %d categories over %d features", len(categories), n_features)
+    return categories
+
+
+def labels_from_categories(categories: list[list[int]], n_features: int) -> np.ndarray:
+    """Category index of each column; columns in no category get distinct negative labels."""
+    labels = -1 - np.arange(n_features, dtype=np.int64)
+    for c, cat in enumerate(categories):
+        labels[np.asarray(cat, dtype=np.int64)] = c
+    return labels
+
+
+def adjusted_rand(true_labels, categories: list[list[int]]) -> float:
+    """Adjusted Rand index between planted groups and discovered categories."""
+    from sklearn.metrics import adjusted_rand_score
+
+    true_labels = np.asarray(true_labels)
+    pred = labels_from_categories(categories, true_labels.shape[0])
+    return float(adjusted_rand_score(true_labels, pred))
+
+
+def load_mapping_file(path, feature_names: list[str]) -> list[list[int]]:
+    """Read a manual category mapping: JSON ``{category_name: [column index or feature name]}``.
+
+    A name matches a feature name exactly, or the part after ``family:`` when that
+    is unique.  Every feature must be covered exactly once; categories are returned
+    in file order.
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise DataError(f"category mapping file not found: {path}", location=where)
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"category mapping file is not valid JSON: {exc}", location=where) from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise DataError("category mapping must be a non-empty JSON object "
+                        "{category_name: [column indices or feature names]}", location=where)
+    by_name = {name: i for i, name in enumerate(feature_names)}
+    short: dict[str, list[int]] = {}
+    for i, name in enumerate(feature_names):
+        short.setdefault(name.split(":", 1)[-1], []).append(i)
+    n = len(feature_names)
+    owner: dict[int, str] = {}
+    categories: list[list[int]] = []
+    for cat_name, members in mapping.items():
+        if not isinstance(members, list) or not members:
+            raise DataError(f"category {cat_name!r} must be a non-empty list of column indices "
+                            f"or feature names", location=where)
+        cat: list[int] = []
+        for m in members:
+            if isinstance(m, bool) or not isinstance(m, (int, str)):
+                raise DataError(f"category {cat_name!r}: entry {m!r} is neither a column index "
+                                f"nor a feature name", location=where)
+            if isinstance(m, int):
+                if not 0 <= m < n:
+                    raise DataError(f"category {cat_name!r}: column index {m} out of range "
+                                    f"(the model has {n} features, 0..{n - 1})", location=where)
+                idx = m
+            elif m in by_name:
+                idx = by_name[m]
+            elif len(short.get(m, [])) == 1:
+                idx = short[m][0]
+            else:
+                hint = "ambiguous" if m in short else "unknown"
+                raise DataError(f"category {cat_name!r}: {hint} feature name {m!r}", location=where,
+                                hint=f"features are: {', '.join(feature_names[:8])}"
+                                     + (", ..." if n > 8 else ""))
+            if idx in owner:
+                raise DataError(f"feature {feature_names[idx]!r} (column {idx}) appears twice: in "
+                                f"{owner[idx]!r} and {cat_name!r}", location=where)
+            owner[idx] = cat_name
+            cat.append(idx)
+        categories.append(cat)
+    missing = [i for i in range(n) if i not in owner]
+    if missing:
+        listed = ", ".join(f"{i} ({feature_names[i]})" for i in missing[:20])
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        raise DataError(f"{len(missing)} feature(s) are in no category: {listed}{more}",
+                        location=where, hint="every feature must belong to exactly one category")
+    return categories
