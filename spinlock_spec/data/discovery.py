@@ -158,16 +158,19 @@ def load_mapping_file(path, feature_names: list[str]) -> list[list[int]]:
     in file order.
     """
     path = Path(path)
-    where = str(path)
+
+    def bad(message: str, hint: str | None = None) -> DataError:
+        return DataError(f"{path}: {message}", code="D010", hint=hint)
+
     if not path.is_file():
-        raise DataError(f"category mapping file not found: {path}", location=where)
+        raise DataError(f"category mapping file not found: {path}", code="D001")
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"category mapping file is not valid JSON: {exc}", location=where) from None
+        raise bad(f"category mapping file is not valid JSON: {exc}") from None
     if not isinstance(mapping, dict) or not mapping:
-        raise DataError("category mapping must be a non-empty JSON object "
-                        "{category_name: [column indices or feature names]}", location=where)
+        raise bad("category mapping must be a non-empty JSON object "
+                  "{category_name: [column indices or feature names]}")
     by_name = {name: i for i, name in enumerate(feature_names)}
     short: dict[str, list[int]] = {}
     for i, name in enumerate(feature_names):
@@ -177,30 +180,27 @@ def load_mapping_file(path, feature_names: list[str]) -> list[list[int]]:
     categories: list[list[int]] = []
     for cat_name, members in mapping.items():
         if not isinstance(members, list) or not members:
-            raise DataError(f"category {cat_name!r} must be a non-empty list of column indices "
-                            f"or feature names", location=where)
+            raise bad(f"category {cat_name!r} must be a non-empty list of column indices or feature names")
         cat: list[int] = []
         for m in members:
             if isinstance(m, bool) or not isinstance(m, (int, str)):
-                raise DataError(f"category {cat_name!r}: entry {m!r} is neither a column index "
-                                f"nor a feature name", location=where)
+                raise bad(f"category {cat_name!r}: entry {m!r} is neither a column index nor a feature name")
             if isinstance(m, int):
                 if not 0 <= m < n:
-                    raise DataError(f"category {cat_name!r}: column index {m} out of range "
-                                    f"(the model has {n} features, 0..{n - 1})", location=where)
+                    raise bad(f"category {cat_name!r}: column index {m} out of range "
+                              f"(the model has {n} features, 0..{n - 1})")
                 idx = m
             elif m in by_name:
                 idx = by_name[m]
             elif len(short.get(m, [])) == 1:
                 idx = short[m][0]
             else:
-                hint = "ambiguous" if m in short else "unknown"
-                raise DataError(f"category {cat_name!r}: {hint} feature name {m!r}", location=where,
-                                hint=f"features are: {', '.join(feature_names[:8])}"
-                                     + (", ..." if n > 8 else ""))
+                kind = "ambiguous" if m in short else "unknown"
+                listed = ", ".join(feature_names[:8]) + (", ..." if n > 8 else "")
+                raise bad(f"category {cat_name!r}: {kind} feature name {m!r}", hint=f"features are: {listed}")
             if idx in owner:
-                raise DataError(f"feature {feature_names[idx]!r} (column {idx}) appears twice: in "
-                                f"{owner[idx]!r} and {cat_name!r}", location=where)
+                raise bad(f"feature {feature_names[idx]!r} (column {idx}) appears twice: in "
+                          f"{owner[idx]!r} and {cat_name!r}")
             owner[idx] = cat_name
             cat.append(idx)
         categories.append(cat)
@@ -208,6 +208,6 @@ def load_mapping_file(path, feature_names: list[str]) -> list[list[int]]:
     if missing:
         listed = ", ".join(f"{i} ({feature_names[i]})" for i in missing[:20])
         more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise DataError(f"{len(missing)} feature(s) are in no category: {listed}{more}",
-                        location=where, hint="every feature must belong to exactly one category")
+        raise bad(f"{len(missing)} feature(s) are in no category: {listed}{more}",
+                  hint="every feature must belong to exactly one category")
     return categories

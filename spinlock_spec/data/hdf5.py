@@ -60,7 +60,7 @@ class HDF5Reader:
             self.file = h5py.File(self.path, "r")
         except OSError as exc:
             raise DataError(f"cannot open {self.path} as HDF5: the file is corrupt or truncated ({exc})",
-                            code="D003", location=str(self.path)) from None
+                            code="D003") from None
 
     def __enter__(self):
         return self
@@ -116,10 +116,10 @@ class HDF5Reader:
             detail = (f"it has feature types: {', '.join(types)}" if types
                       else "the group holds no 'features' dataset")
             raise DataError(f"{self.path}: family {family!r} has no dataset at {primary} ({detail})",
-                            code="D004", location=str(self.path))
+                            code="D004")
         listed = ", ".join(present) if present else "none (no 'features' group)"
         raise DataError(f"{self.path}: family {family!r} not found (expected {primary}); "
-                        f"families in the file: {listed}", code="D004", location=str(self.path))
+                        f"families in the file: {listed}", code="D004")
 
     def lengths_key(self, family: str, features_key: str) -> str | None:
         key = _sibling(features_key, "lengths")
@@ -147,7 +147,7 @@ class HDF5Reader:
             return np.asarray(ds[()] if n_rows is None or ds.ndim == 0 else ds[:n_rows])
         except (OSError, RuntimeError, ValueError) as exc:
             raise DataError(f"cannot read {key} from {self.path}: the file is corrupt or truncated ({exc})",
-                            code="D003", location=str(self.path)) from None
+                            code="D003") from None
 
     def read_true_groups(self, features_key: str) -> np.ndarray | None:
         key = _sibling(features_key, "true_groups")
@@ -169,7 +169,7 @@ def write_hdf5(dataset: Dataset, path, feature_type: str = "aggregated", attrs: 
 
     path = Path(path)
     if path.parent and not path.parent.exists():
-        raise DataError(f"cannot write {path}: folder {path.parent} does not exist", location=str(path))
+        raise DataError(f"cannot write {path}: folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     string_dtype = h5py.string_dtype()
     try:

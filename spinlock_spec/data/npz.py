@@ -32,7 +32,7 @@ class NPZReader:
             members = self.zip.namelist()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise DataError(f"cannot open {self.path} as NPZ: the file is corrupt or truncated ({exc})",
-                            code="D003", location=str(self.path)) from None
+                            code="D003") from None
         self.members = {m[:-4]: m for m in members if m.endswith(".npy")}
         self._headers: dict[str, tuple[tuple, np.dtype]] = {}
 
@@ -47,7 +47,7 @@ class NPZReader:
 
     def _corrupt(self, key: str, exc: Exception) -> DataError:
         return DataError(f"cannot read array {key!r} from {self.path}: the file is corrupt or truncated "
-                         f"({exc})", code="D003", location=str(self.path))
+                         f"({exc})", code="D003")
 
     def _header(self, key: str) -> tuple[tuple, np.dtype]:
         if key not in self._headers:
@@ -79,7 +79,7 @@ class NPZReader:
             return family
         raise DataError(f"{self.path}: family {family!r} not found (expected an array named "
                         f"{family!r}); arrays in the file: {', '.join(sorted(self.members)) or 'none'}",
-                        code="D004", location=str(self.path))
+                        code="D004")
 
     def lengths_key(self, family: str, features_key: str) -> str | None:
         return self._find(family, "lengths")
@@ -99,7 +99,7 @@ class NPZReader:
     def read(self, key: str, n_rows: int | None = None) -> np.ndarray:
         if self.dtype(key).hasobject:
             raise DataError(f"{self.path}: array {key!r} holds Python objects; refusing to unpickle it "
-                            f"(store plain numeric or string arrays)", code="D005", location=str(self.path))
+                            f"(store plain numeric or string arrays)", code="D005")
         try:
             with self.zip.open(self.members[key]) as fp:
                 arr = np.lib.format.read_array(fp, allow_pickle=False)

@@ -35,6 +35,7 @@ DATA_ERROR_CODES = {
     "D007": "all-NaN family",
     "D008": "row counts differ",
     "D009": "invalid lengths",
+    "D010": "invalid category mapping file",
 }
 
 
@@ -42,14 +43,14 @@ def detect_format(path) -> str:
     """``"hdf5"`` or ``"npz"`` from the file's content (not its name)."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"dataset file not found: {path}", code="D001", location=str(path))
+        raise DataError(f"dataset file not found: {path}", code="D001")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a dataset file", code="D002", location=str(path))
+        raise DataError(f"{path} is a folder, not a dataset file", code="D002")
     try:
         with open(path, "rb") as fp:
             head = fp.read(8)
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}", code="D001", location=str(path)) from None
+        raise DataError(f"cannot read {path}: {exc.strerror}", code="D001") from None
     from .hdf5 import HDF5_SIGNATURE
 
     if head == HDF5_SIGNATURE:
@@ -67,7 +68,7 @@ def detect_format(path) -> str:
         return "npz"
     kind = "empty" if not head else "unrecognized content"
     raise DataError(f"{path} is neither an HDF5 nor an NPZ file ({kind})", code="D002",
-                    location=str(path), hint="give an HDF5 file in the spinlock layout or an NPZ file "
+                    hint="give an HDF5 file in the spinlock layout or an NPZ file "
                                              "with one array per family")
 
 
@@ -83,7 +84,7 @@ def open_reader(path):
 
 
 def _err(reader, key: str, message: str, code: str) -> DataError:
-    return DataError(f"{reader.path}:{key}: {message}", code=code, location=str(reader.path))
+    return DataError(f"{reader.path}:{key}: {message}", code=code)
 
 
 def _check_ndim(reader, family: str, key: str, shape: tuple, expected_ndim: dict | None) -> None:
@@ -130,7 +131,7 @@ def _plan(reader, family_names, feature_type, need_fields, expected_ndim):
             if fkey is None:
                 raise DataError(f"{reader.path}: family {family!r} needs raw initial-condition fields "
                                 f"(its encoder is initial_cnn or initial_hybrid) but the file has no "
-                                f"{reader.fields_expected(family)}", code="D006", location=str(reader.path))
+                                f"{reader.fields_expected(family)}", code="D006")
             fshape = reader.shape(fkey)
             if len(fshape) != 4:
                 raise _err(reader, fkey, f"raw fields must be [N, C, H, W], found shape {fshape}", "D005")
@@ -139,7 +140,7 @@ def _plan(reader, family_names, feature_type, need_fields, expected_ndim):
     if len({n for _, n in rows.values()}) > 1:
         listed = ", ".join(f"{bk} has {n} ({k})" for bk, (k, n) in rows.items())
         raise DataError(f"{reader.path}: families have different numbers of rows: {listed}",
-                        code="D008", location=str(reader.path))
+                        code="D008")
     return keys, shapes
 
 
@@ -185,12 +186,12 @@ def load_dataset(path, family_names: list[str], feature_type: str = "aggregated"
                  expected_ndim: dict | None = None) -> Dataset:
     """Load ``family_names`` (first ``max_samples`` rows) from an HDF5 or NPZ file."""
     if max_samples is not None and int(max_samples) < 1:
-        raise DataError(f"max_samples must be at least 1, got {max_samples}", location=str(path))
+        raise DataError(f"max_samples must be at least 1, got {max_samples}")
     with open_reader(path) as reader:
         keys, shapes = _plan(reader, family_names, feature_type, need_fields, expected_ndim)
         n_file = next(iter(shapes.values()))[0]
         if n_file == 0:
-            raise DataError(f"{reader.path}: the dataset has no rows", code="D005", location=str(reader.path))
+            raise DataError(f"{reader.path}: the dataset has no rows", code="D005")
         n = n_file if max_samples is None else min(int(max_samples), n_file)
         arrays: dict[str, np.ndarray] = {}
         column_names: dict[str, list[str]] = {}
