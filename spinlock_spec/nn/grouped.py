@@ -1,0 +1,81 @@
+"""Per-category networks computed for all K categories at once.
+
+Category membership is a matrix P [F, K] (features x categories).  The input
+layer of every category sees the features weighted by its column of P, and the
+output layer mixes the K per-category reconstructions back with P:
+
+    h[b, k, :] = sum_f x[b, f] P[f, k] W_in[k, f, :]          (one matmul)
+    x_hat[b, f] = sum_k P[f, k] (out[b, k, :] . W_out[k, :, f] + b_out[k, f])
+
+For a one-hot P this is exactly "category k encodes and decodes its own
+features"; for a soft P the gradient of the reconstruction reaches P.  The
+layers in between are grouped linears (batched matmul over K).  No Python loop
+over categories anywhere.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def _uniform_(t: torch.Tensor, fan_in: float) -> torch.Tensor:
+    bound = 1.0 / math.sqrt(max(fan_in, 1.0))
+    return nn.init.uniform_(t, -bound, bound)
+
+
+class GroupedLinear(nn.Module):
+    """x [K, B, in] -> [K, B, out] with weights [K, in, out]."""
+
+    def __init__(self, groups: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(_uniform_(torch.empty(groups, in_dim, out_dim), in_dim))
+        self.bias = nn.Parameter(_uniform_(torch.empty(groups, 1, out_dim), in_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class GroupedLayerNorm(nn.Module):
+    """LayerNorm over the last dim with a per-group affine; x [K, B, D]."""
+
+    def __init__(self, groups: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(groups, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(groups, 1, dim))
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, (self.dim,)) * self.weight + self.bias
+
+
+class MembershipInput(nn.Module):
+    """Features [B, F] and membership P [F, K] -> [K, B, H]."""
+
+    def __init__(self, num_features: int, groups: int, out_dim: int, fan_in: float):
+        super().__init__()
+        self.weight = nn.Parameter(_uniform_(torch.empty(groups, num_features, out_dim), fan_in))
+        self.bias = nn.Parameter(_uniform_(torch.empty(groups, 1, out_dim), fan_in))
+
+    def forward(self, x: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+        k, f, h = self.weight.shape
+        w = self.weight * membership.t()[:, :, None]                       # [K, F, H]
+        out = x @ w.permute(1, 0, 2).reshape(f, k * h)                      # [B, K*H]
+        return out.reshape(x.shape[0], k, h).transpose(0, 1) + self.bias    # [K, B, H]
+
+
+class MembershipOutput(nn.Module):
+    """Per-category hidden [K, B, H] and membership P [F, K] -> x_hat [B, F]."""
+
+    def __init__(self, num_features: int, groups: int, in_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(_uniform_(torch.empty(groups, in_dim, num_features), in_dim))
+        self.bias = nn.Parameter(torch.zeros(groups, num_features))
+
+    def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+        k, b, hd = h.shape
+        pt = membership.t()                                                 # [K, F]
+        w = (self.weight * pt[:, None, :]).reshape(k * hd, -1)              # [K*H, F]
+        return h.transpose(0, 1).reshape(b, k * hd) @ w + (self.bias * pt).sum(0)

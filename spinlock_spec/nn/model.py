@@ -1,0 +1,439 @@
+"""Categorical hierarchical VQ-VAE (static and learnable category assignment).
+
+Pipeline (docs/model.md has the full description):
+
+    batch --family encoders--> features [B, F] --P--> per-category encoder
+    (grouped MLP) --> latents z [B, K, D] --> batched residual VQ (L levels)
+    --> grouped decoder --P--> x_hat [B, F] --per-family heads--> targets
+
+P [F, K] is the membership matrix: a fixed one-hot buffer for the static model,
+softmax(logits / tau) for the learnable one.  Nothing loops over categories.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from spinlock_spec.registry import ENCODERS
+
+from .grouped import GroupedLayerNorm, GroupedLinear, MembershipInput, MembershipOutput
+from .losses import assignment_balance, assignment_orthogonality, category_decorrelation, topographic
+from .quantizer import BatchedResidualVQ
+from .sizing import auto_levels
+
+CONFIG_FORMAT = "spinlock-spec/categorical-vqvae"
+CONFIG_VERSION = 1
+
+# Defaults of the model section keys this module reads (model_cfg.get(key, default)).
+MODEL_DEFAULTS = {
+    "group_hidden_dim": 64,        # hidden width of each category's encoder and decoder MLP
+    "group_embedding_dim": 32,     # width of each category's embedding (LayerNorm) before the latent projection
+    "commitment_cost": 0.25,       # beta of the commitment loss
+    "decay": 0.99,                 # EMA decay of the codebooks
+    "dropout": 0.0,                # dropout after the category encoders' hidden layer
+    "uniform_codebook_init": True,  # True: codebooks from data (sampled rows + k-means); False: random normal
+    "kmeans_iters": 10,            # Lloyd iterations of the data initialisation
+    "dead_code_fraction": 0.05,    # dead code: EMA count < fraction x uniform share n / C
+    "dead_code_interval": 1,       # re-seed dead codes every this many training steps (0 = never)
+    "topo_samples": 256,           # rows used by the topographic term
+    "assignment_init_scale": 3.0,  # learnable: initial logit of a feature's initial category
+}
+
+
+@dataclass
+class FamilyInput:
+    """One feature family as the model sees it (no raw spec)."""
+    name: str
+    encoder: str                                  # canonical registry name or alias
+    encoder_params: dict = field(default_factory=dict)
+    input_kind: str = "tabular"
+    shape: tuple | None = None                    # per-sample shape of batch[name]
+    fields_shape: tuple | None = None             # per-sample (C, H, W) of batch[name + "/fields"]
+    column_names: list[str] | None = None         # names of the columns (identity / hybrid manual)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["shape"] = list(self.shape) if self.shape is not None else None
+        d["fields_shape"] = list(self.fields_shape) if self.fields_shape is not None else None
+        d["encoder_params"] = copy.deepcopy(dict(self.encoder_params))
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FamilyInput":
+        d = dict(d)
+        for key in ("shape", "fields_shape"):
+            if d.get(key) is not None:
+                d[key] = tuple(int(s) for s in d[key])
+        return cls(**d)
+
+
+@dataclass
+class ModelOutput:
+    terms: dict                       # unweighted scalar loss terms
+    codes: torch.Tensor               # [B, K, L] long
+    reconstruction: dict              # family -> predicted target [B, target_dim]
+    targets: dict                     # family -> target [B, target_dim]
+    latents: torch.Tensor             # [B, K, D] pre-quantization
+    quantized: torch.Tensor           # [B, K, D] straight-through quantized latents
+    extras: dict = field(default_factory=dict)  # topo_pre, topo_post, recon_mse (floats as tensors)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _parse_level(level) -> tuple[int, int]:
+    if isinstance(level, dict):
+        return int(level["num_tokens"]), int(level["latent_dim"])
+    n, d = level
+    return int(n), int(d)
+
+
+def resolve_levels(levels, category_sizes: list[int]) -> list[list[tuple[int, int]]]:
+    """Per-category [(num_tokens, latent_dim)] lists.  ``levels`` is None/[]
+    (automatic, spinlock_spec.nn.sizing), one list used by every category, or
+    one list per category.  All categories must have the same number of levels."""
+    if not levels:
+        per_cat = [auto_levels(max(n, 1)) for n in category_sizes]
+    elif all(isinstance(lv, (list, tuple)) and lv and isinstance(lv[0], (list, tuple, dict)) for lv in levels):
+        if len(levels) != len(category_sizes):
+            raise ValueError(f"per-category levels given for {len(levels)} categories, "
+                             f"model has {len(category_sizes)}")
+        per_cat = [[_parse_level(x) for x in lv] for lv in levels]
+    else:
+        shared = [_parse_level(x) for x in levels]
+        per_cat = [list(shared) for _ in category_sizes]
+    counts = {len(lv) for lv in per_cat}
+    if len(counts) != 1:
+        raise ValueError(f"every category needs the same number of levels, got {sorted(counts)}")
+    for lv in per_cat:
+        for n, d in lv:
+            if n < 1 or d < 1:
+                raise ValueError(f"levels need num_tokens >= 1 and latent_dim >= 1, got {(n, d)}")
+    return per_cat
+
+
+def _mse(pred: dict, target: dict) -> torch.Tensor:
+    p = torch.cat([pred[k] for k in target], dim=1)
+    t = torch.cat([target[k] for k in target], dim=1)
+    return F.mse_loss(p.float(), t.float())
+
+
+class CategoricalHierarchicalVQVAE(nn.Module):
+    """Static categories: P is a fixed one-hot buffer built from ``categories``."""
+
+    def __init__(self, families: list[FamilyInput], categories: list[list[int]], levels=None,
+                 model_cfg: dict | None = None):
+        super().__init__()
+        cfg = dict(model_cfg or {})
+        self.model_cfg = cfg
+        get = lambda key: cfg.get(key, MODEL_DEFAULTS[key]) if cfg.get(key) is not None else MODEL_DEFAULTS[key]
+        self.families = [f if isinstance(f, FamilyInput) else FamilyInput.from_json(f) for f in families]
+        if not self.families:
+            raise ValueError("the model needs at least one family")
+        self._levels_arg = levels
+
+        # -- family encoders, heads, feature layout ----------------------------
+        self.encoders = nn.ModuleList()
+        self.heads = nn.ModuleList()
+        self.feature_names: list[str] = []
+        self.feature_slices: list[tuple[int, int]] = []
+        offset = 0
+        for fam in self.families:
+            builder = ENCODERS.get(fam.encoder).load_builder()
+            enc = builder(fam.shape, fam.fields_shape, **dict(fam.encoder_params or {}))
+            self.encoders.append(enc)
+            self.heads.append(nn.Identity() if enc.is_identity else nn.Linear(enc.out_dim, enc.target_dim))
+            self.feature_slices.append((offset, offset + enc.out_dim))
+            offset += enc.out_dim
+            self.feature_names += self._names_of(fam, enc)
+        self.num_features = offset
+
+        # -- categories ---------------------------------------------------------
+        self.categories = self._check_categories(categories, self.num_features)
+        k = len(self.categories)
+        self.num_categories = k
+        self.level_spec = resolve_levels(levels, [len(c) for c in self.categories])
+        self.num_levels = len(self.level_spec[0])
+        lat = [max(d for _, d in lv) for lv in self.level_spec]
+        self.latent_dims = lat
+        dmax = max(lat)
+        dim_mask = (torch.arange(dmax)[None, :] < torch.tensor(lat)[:, None]).float()
+        sizes = torch.tensor([[n for n, _ in lv] for lv in self.level_spec], dtype=torch.long)
+        self.register_buffer("membership", self._one_hot(self.categories, self.num_features))
+
+        # -- per-category networks ----------------------------------------------
+        hidden, emb = int(get("group_hidden_dim")), int(get("group_embedding_dim"))
+        fan_in = max(self.num_features / k, 1.0)
+        self.enc_in = MembershipInput(self.num_features, k, hidden, fan_in)
+        self.enc_mid = GroupedLinear(k, hidden, emb)
+        self.enc_norm = GroupedLayerNorm(k, emb)
+        self.enc_out = GroupedLinear(k, emb, dmax)
+        self.dec_in = GroupedLinear(k, dmax, hidden)
+        self.dec_out = MembershipOutput(self.num_features, k, hidden)
+        self.dropout = nn.Dropout(float(get("dropout"))) if float(get("dropout")) > 0 else nn.Identity()
+        self.quantizer = BatchedResidualVQ(
+            sizes, dmax, dim_mask, commitment_cost=float(get("commitment_cost")), decay=float(get("decay")),
+            kmeans_iters=int(get("kmeans_iters")), dead_code_fraction=float(get("dead_code_fraction")),
+            reset_interval=int(get("dead_code_interval")), init_from_data=bool(get("uniform_codebook_init")))
+        self.topo_samples = int(get("topo_samples"))
+
+    # ------------------------------------------------------------------ layout
+    @staticmethod
+    def _names_of(fam: FamilyInput, enc) -> list[str]:
+        if enc.is_identity:
+            cols = fam.column_names or [f"col{j}" for j in range(enc.out_dim)]
+            return [f"{fam.name}:{c}" for c in cols]
+        manual = getattr(enc, "manual_dim", 0)
+        if manual:
+            cols = fam.column_names or [f"col{j}" for j in range(manual)]
+            return [f"{fam.name}:{c}" for c in cols] + [f"{fam.name}:emb{j}" for j in range(enc.out_dim - manual)]
+        return [f"{fam.name}:emb{j}" for j in range(enc.out_dim)]
+
+    def _check_categories(self, categories, num_features: int) -> list[list[int]]:
+        cats = [[int(i) for i in c] for c in categories]
+        if not cats:
+            raise ValueError("the model needs at least one category")
+        seen: set[int] = set()
+        for ci, c in enumerate(cats):
+            if not c and not self._allows_empty_categories():
+                raise ValueError(f"category {ci} is empty")
+            for i in c:
+                if not 0 <= i < num_features:
+                    raise ValueError(f"category {ci} names feature {i}; the model has {num_features} features")
+                if i in seen:
+                    raise ValueError(f"feature {i} ({self.feature_names[i]}) is in more than one category")
+                seen.add(i)
+        return cats
+
+    def _allows_empty_categories(self) -> bool:
+        return False
+
+    @staticmethod
+    def _one_hot(categories: list[list[int]], num_features: int) -> torch.Tensor:
+        p = torch.zeros(num_features, len(categories))
+        for c, members in enumerate(categories):
+            p[members, c] = 1.0
+        return p
+
+    @property
+    def codebook_sizes(self) -> torch.Tensor:
+        """LongTensor [K, L]."""
+        return self.quantizer.codebook_sizes
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        skip = {id(p) for p in self.assignment_parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
+
+    def assignment_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def assignment_matrix(self, hard: bool | None = None) -> torch.Tensor:
+        """P [F, K] used by the forward pass."""
+        return self.membership
+
+    # ------------------------------------------------------------------ pieces
+    def features(self, batch: dict) -> torch.Tensor:
+        """Concatenated family encoder outputs [B, F]."""
+        outs = []
+        for fam, enc in zip(self.families, self.encoders):
+            x = batch.get(fam.name)
+            outs.append(enc(x.float() if x is not None else None, lengths=batch.get(f"{fam.name}/lengths"),
+                            fields=batch.get(f"{fam.name}/fields")))
+        return torch.cat(outs, dim=1).float()
+
+    def targets(self, batch: dict) -> dict:
+        """Family -> fixed reconstruction target [B, target_dim] (no gradient)."""
+        out = {}
+        with torch.no_grad():
+            for fam, enc in zip(self.families, self.encoders):
+                x = batch.get(fam.name)
+                fields = batch.get(f"{fam.name}/fields")
+                out[fam.name] = enc.target(x.float() if x is not None else None,
+                                           lengths=batch.get(f"{fam.name}/lengths"),
+                                           fields=fields.float() if fields is not None else None).float()
+        return out
+
+    def encode_latents(self, feats: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+        """[B, F] -> z [B, K, D] (padded latent dims are zero)."""
+        h = self.dropout(F.gelu(self.enc_in(feats, membership)))
+        h = F.gelu(self.enc_norm(self.enc_mid(h)))
+        z = self.enc_out(h).transpose(0, 1)
+        return z * self.quantizer.dim_mask[None]
+
+    def decode_latents(self, q: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+        """q [B, K, D] -> x_hat [B, F]."""
+        h = F.gelu(self.dec_in(q.transpose(0, 1)))
+        return self.dec_out(h, membership)
+
+    def apply_heads(self, xhat: torch.Tensor) -> dict:
+        """Reconstructed features [B, F] -> family -> predicted target."""
+        return {fam.name: head(xhat[:, a:b])
+                for fam, head, (a, b) in zip(self.families, self.heads, self.feature_slices)}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, batch: dict) -> ModelOutput:
+        feats = self.features(batch)
+        targets = self.targets(batch)
+        membership = self.assignment_matrix()
+        z = self.encode_latents(feats, membership)
+        vq = self.quantizer(z)
+        recon = self.apply_heads(self.decode_latents(vq.quantized, membership))
+        recon_loss = _mse(recon, targets)
+        coarse = z + (vq.level_quantized[:, :, 0] - z).detach()       # level-0 codes only (straight-through)
+        info_loss = _mse(self.apply_heads(self.decode_latents(coarse, membership)), targets)
+        ortho = category_decorrelation(z, self.quantizer.dim_mask)
+        tcat = torch.cat(list(targets.values()), dim=1)
+        topo, pre, post = topographic(tcat, z, vq.level_quantized.sum(2), self.topo_samples)
+        terms = {"recon": recon_loss, "vq": vq.loss, "ortho": ortho, "info": info_loss, "topo": topo}
+        terms.update(self._extra_terms())
+        return ModelOutput(terms=terms, codes=vq.codes, reconstruction=recon, targets=targets, latents=z,
+                           quantized=vq.quantized, extras={"topo_pre": pre.detach(), "topo_post": post.detach()})
+
+    def _extra_terms(self) -> dict:
+        return {}
+
+    # ------------------------------------------------------------------ tokens
+    @torch.no_grad()
+    def encode(self, batch: dict) -> torch.Tensor:
+        """Token ids [B, K, L] (eval behaviour, no EMA update, training flag restored)."""
+        was = self.training
+        self.eval()
+        try:
+            z = self.encode_latents(self.features(batch), self.assignment_matrix(hard=True))
+            with torch.autocast(device_type=z.device.type, enabled=False):
+                codes, _, _ = self.quantizer.quantize(z.float() * self.quantizer.dim_mask[None])
+        finally:
+            self.train(was)
+        return codes
+
+    @torch.no_grad()
+    def decode_codes(self, codes: torch.Tensor, levels: int | None = None) -> dict:
+        """Token ids [B, K, L] -> family -> reconstructed target.  ``levels`` limits
+        decoding to the first levels (coarse reconstruction)."""
+        q = self.quantizer.lookup(codes.to(self.quantizer.codebook.device), levels)
+        return self.apply_heads(self.decode_latents(q, self.assignment_matrix(hard=True)))
+
+    # ------------------------------------------------------------------ config
+    def export_config(self) -> dict:
+        """JSON-serialisable description that :meth:`from_config` rebuilds the model from
+        (weights come separately, e.g. a safetensors state_dict)."""
+        return {
+            "format": CONFIG_FORMAT,
+            "version": CONFIG_VERSION,
+            "model_class": type(self).__name__,
+            "families": [f.to_json() for f in self.families],
+            "categories": [list(c) for c in self.categories],
+            "levels": [[[n, d] for n, d in lv] for lv in self.level_spec],
+            "model_cfg": _jsonable(self.model_cfg),
+            "feature_names": list(self.feature_names),
+            "codebook_sizes": self.codebook_sizes.tolist(),
+            "latent_dims": list(self.latent_dims),
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "CategoricalHierarchicalVQVAE":
+        if cfg.get("format") != CONFIG_FORMAT:
+            raise ValueError(f"not a {CONFIG_FORMAT} config (format={cfg.get('format')!r})")
+        if int(cfg.get("version", 0)) > CONFIG_VERSION:
+            raise ValueError(f"config version {cfg.get('version')} is newer than supported ({CONFIG_VERSION})")
+        target = MODEL_CLASSES.get(cfg.get("model_class", ""))
+        if target is None:
+            raise ValueError(f"unknown model_class {cfg.get('model_class')!r}")
+        kwargs = target._config_kwargs(cfg)
+        return target(families=[FamilyInput.from_json(f) for f in cfg["families"]],
+                      categories=cfg["categories"], levels=cfg["levels"], model_cfg=cfg.get("model_cfg"), **kwargs)
+
+    @classmethod
+    def _config_kwargs(cls, cfg: dict) -> dict:
+        return {}
+
+
+class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
+    """Learnable categories: P = softmax(logits / temperature) per feature.
+
+    ``categories`` is the *initial* assignment (clustering or mapping file):
+    logit = ``init_scale`` for the initial category, 0 elsewhere (a feature in no
+    initial category starts uniform).  Level sizes follow the initial sizes.
+
+    Training forward: P soft, optional Gumbel noise (``gumbel_noise`` = its scale,
+    0 = off) and optional straight-through hard assignment (``straight_through``:
+    forward one-hot argmax, backward the soft gradient).  Eval mode, ``encode``
+    and ``decode_codes`` use the hard assignment (argmax one-hot), which is what
+    checkpoints and tokens mean after training.
+    """
+
+    def __init__(self, families, categories, levels=None, model_cfg=None, init_scale: float | None = None,
+                 temperature: float = 1.0):
+        super().__init__(families, categories, levels, model_cfg)
+        scale = float(init_scale if init_scale is not None else
+                      (self.model_cfg.get("assignment_init_scale") or MODEL_DEFAULTS["assignment_init_scale"]))
+        self.init_scale = scale
+        self.assignment_logits = nn.Parameter(self._one_hot(self.categories, self.num_features) * scale)
+        self.temperature = float(temperature)
+        self.gumbel_noise = 0.0
+        self.straight_through = False
+
+    def _allows_empty_categories(self) -> bool:
+        return True
+
+    def assignment_parameters(self) -> list[nn.Parameter]:
+        return [self.assignment_logits]
+
+    def assignment_probs(self) -> torch.Tensor:
+        """[F, K] = softmax(logits / temperature) (no noise)."""
+        return torch.softmax(self.assignment_logits / max(self.temperature, 1e-6), dim=-1)
+
+    def hard_assignment(self) -> torch.Tensor:
+        """LongTensor [F]: the category of each feature (argmax of the logits)."""
+        return self.assignment_logits.detach().argmax(-1)
+
+    def hard_categories(self) -> list[list[int]]:
+        hard = self.hard_assignment().tolist()
+        return [[f for f, c in enumerate(hard) if c == k] for k in range(self.num_categories)]
+
+    def assignment_matrix(self, hard: bool | None = None) -> torch.Tensor:
+        if hard is None:
+            hard = not self.training
+        if hard:
+            return F.one_hot(self.hard_assignment(), self.num_categories).float()
+        logits = self.assignment_logits
+        if self.gumbel_noise > 0:
+            u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
+            logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
+        probs = torch.softmax(logits / max(self.temperature, 1e-6), dim=-1)
+        if self.straight_through:
+            one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
+            probs = one_hot + probs - probs.detach()
+        return probs
+
+    def _extra_terms(self) -> dict:
+        probs = self.assignment_probs()
+        return {"assign_orthogonality": assignment_orthogonality(probs),
+                "assign_balance": assignment_balance(probs)}
+
+    def export_config(self) -> dict:
+        cfg = super().export_config()
+        cfg["init_scale"] = self.init_scale
+        cfg["temperature"] = self.temperature
+        cfg["hard_categories"] = self.hard_categories()
+        return cfg
+
+    @classmethod
+    def _config_kwargs(cls, cfg: dict) -> dict:
+        return {"init_scale": cfg.get("init_scale"), "temperature": float(cfg.get("temperature", 1.0))}
+
+
+MODEL_CLASSES = {cls.__name__: cls for cls in (CategoricalHierarchicalVQVAE, LearnableCategoricalVQVAE)}

@@ -1,0 +1,249 @@
+"""Batched residual vector quantizer for all categories at once.
+
+Latents ``z`` [B, K, D] (K categories, D = the largest latent width; a
+category with fewer latent dims has them zeroed by ``dim_mask``) are quantized
+by L residual levels: level 0 quantizes z, level l quantizes the residual
+``r_l = z - sum_{m<l} q_m`` left by the levels before it.  Codebooks are one
+buffer [K, L, Cmax, D]; ``code_mask`` [K, L, Cmax] marks the valid codes of each
+(category, level) (invalid codes are never selected).  Everything is
+vectorised over K; only the L levels are a Python loop.
+
+Training mode, per step:
+
+1. first step only: codebooks initialised from data, level by level: random
+   distinct residual rows of the batch refined by ``kmeans_iters`` Lloyd
+   iterations (vectorised over K);
+2. nearest-code assignment, straight-through estimator
+   ``z + sg(q - z)`` for the output;
+3. commitment loss ``beta * mean_l mean_{b,k} ||r_l - sg(q_l)||^2 / D_k``
+   (a real beta on the encoder side; the codebooks learn only by EMA, so there
+   is no codebook loss term), *averaged* over levels and categories;
+4. per-step statistics (``counts`` [K, L, C], ``sums`` [K, L, C, D]) from
+   :meth:`statistics`, passed through ``stats_hook`` when set (a DDP trainer
+   all-reduces them there, so all ranks apply the same update), then
+   :meth:`apply_statistics`: EMA of counts and sums with Laplace smoothing;
+5. dead codes (EMA count below ``dead_code_fraction`` of the uniform share
+   ``n / C``) re-seeded from the current residuals, drawn with probability
+   proportional to their squared quantization error (new codes go where the
+   codebook fits worst).
+
+Everything inside runs in float32 with autocast disabled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+@dataclass
+class QuantizerOutput:
+    quantized: torch.Tensor        # [B, K, D] straight-through sum of all levels
+    codes: torch.Tensor            # [B, K, L] long
+    loss: torch.Tensor             # scalar: beta * averaged commitment
+    level_quantized: torch.Tensor  # [B, K, L, D] per-level code vectors (no gradient)
+
+
+class BatchedResidualVQ(nn.Module):
+    def __init__(self, codebook_sizes: torch.Tensor, dim: int, dim_mask: torch.Tensor | None = None,
+                 commitment_cost: float = 0.25, decay: float = 0.99, eps: float = 1e-5,
+                 kmeans_iters: int = 10, dead_code_fraction: float = 0.05, reset_interval: int = 1,
+                 init_from_data: bool = True):
+        super().__init__()
+        sizes = torch.as_tensor(codebook_sizes, dtype=torch.long)
+        if sizes.dim() != 2 or (sizes < 1).any():
+            raise ValueError("codebook_sizes must be a [K, L] tensor of positive sizes")
+        k, levels = sizes.shape
+        cmax = int(sizes.max())
+        self.num_categories, self.num_levels, self.max_codes, self.dim = k, levels, cmax, int(dim)
+        self.commitment_cost = float(commitment_cost)
+        self.decay = float(decay)
+        self.eps = float(eps)
+        self.kmeans_iters = int(kmeans_iters)
+        self.dead_code_fraction = float(dead_code_fraction)
+        self.reset_interval = int(reset_interval)
+        self.init_from_data = bool(init_from_data)
+        self.stats_hook: Callable[[dict], dict] | None = None
+        if dim_mask is None:
+            dim_mask = torch.ones(k, dim)
+        self.register_buffer("codebook_sizes", sizes.clone())
+        self.register_buffer("code_mask", torch.arange(cmax)[None, None, :] < sizes[..., None])
+        self.register_buffer("dim_mask", dim_mask.float().clone())
+        self.register_buffer("codebook", torch.randn(k, levels, cmax, dim) * 0.1 * self.dim_mask[:, None, None, :])
+        self.register_buffer("cluster_size", torch.zeros(k, levels, cmax))
+        self.register_buffer("embed_sum", torch.zeros(k, levels, cmax, dim))
+        self.register_buffer("initialized", torch.tensor(False))
+        self.register_buffer("steps", torch.tensor(0, dtype=torch.long))
+        self._last_residuals: torch.Tensor | None = None  # [B, K, L, D], detached
+        self._last_errors: torch.Tensor | None = None     # [B, K, L]
+        self._step_counter = 0                             # host-side copy of steps (no device sync)
+
+    # ------------------------------------------------------------------ basics
+    def _nearest(self, r: torch.Tensor, level: int) -> torch.Tensor:
+        """Index [B, K] of the nearest valid code of ``level`` for residuals r [B, K, D]."""
+        book = self.codebook[:, level]                                     # [K, C, D]
+        dist = (book * book).sum(-1)[None] - 2.0 * torch.einsum("bkd,kcd->bkc", r, book)
+        dist = dist.masked_fill(~self.code_mask[None, :, level], float("inf"))
+        return dist.argmin(-1)
+
+    def _gather(self, idx: torch.Tensor, level: int) -> torch.Tensor:
+        """Code vectors [B, K, D] for indices [B, K] of ``level``."""
+        k, c = self.num_categories, self.max_codes
+        flat = self.codebook[:, level].reshape(k * c, self.dim)
+        offsets = torch.arange(k, device=idx.device)[None, :] * c
+        return flat[idx + offsets]
+
+    def lookup(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """Sum of the code vectors of the first ``levels`` levels: codes [B, K, L] -> [B, K, D]."""
+        n = self.num_levels if levels is None else int(levels)
+        codes = codes.long().clamp(min=0)
+        sizes = self.codebook_sizes[None, :, :n]
+        codes = torch.minimum(codes[..., :n], sizes - 1)
+        out = torch.zeros(codes.shape[0], self.num_categories, self.dim, device=self.codebook.device)
+        for level in range(n):
+            out = out + self._gather(codes[..., level], level)
+        return out
+
+    # ------------------------------------------------------------------ init
+    @torch.no_grad()
+    def _kmeans(self, x: torch.Tensor, level: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [K, B, D] -> (centroids [K, C, D], counts [K, C]) for the valid codes of ``level``."""
+        k, b, _ = x.shape
+        c = self.max_codes
+        order = torch.rand(k, b, device=x.device).argsort(1)
+        pick = order[:, torch.arange(c, device=x.device) % b]              # distinct rows when b >= c
+        cent = torch.gather(x, 1, pick[..., None].expand(k, c, self.dim)).clone()
+        if b < c:  # not enough rows: jitter the repeated ones
+            cent += 1e-3 * torch.randn_like(cent) * self.dim_mask[:, None, :]
+        valid = self.code_mask[:, level]                                    # [K, C]
+        counts = torch.zeros(k, c, device=x.device)
+        for _ in range(max(self.kmeans_iters, 1)):
+            dist = (cent * cent).sum(-1)[:, None, :] - 2.0 * torch.einsum("kbd,kcd->kbc", x, cent)
+            idx = dist.masked_fill(~valid[:, None, :], float("inf")).argmin(-1)  # [K, B]
+            onehot = F.one_hot(idx, c).float()
+            counts = onehot.sum(1)
+            sums = torch.einsum("kbc,kbd->kcd", onehot, x)
+            cent = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1.0)[..., None], cent)
+        cent = cent * valid[..., None] * self.dim_mask[:, None, :]
+        return cent, counts * valid
+
+    @torch.no_grad()
+    def initialize(self, z: torch.Tensor) -> None:
+        """Initialise every level's codebooks from the residuals of the batch z [B, K, D]."""
+        r = z.detach().float() * self.dim_mask[None]
+        for level in range(self.num_levels):
+            cent, counts = self._kmeans(r.transpose(0, 1).contiguous(), level)
+            self.codebook[:, level] = cent
+            self.cluster_size[:, level] = counts.clamp(min=1.0) * self.code_mask[:, level]
+            self.embed_sum[:, level] = cent * self.cluster_size[:, level, :, None]
+            r = r - self._gather(self._nearest(r, level), level)
+        self.initialized.fill_(True)
+
+    # ------------------------------------------------------------------ forward
+    def quantize(self, z: torch.Tensor):
+        """No state change: (codes [B,K,L], level vectors [B,K,L,D], residuals [B,K,L,D])."""
+        r = z
+        codes, vecs, residuals = [], [], []
+        for level in range(self.num_levels):
+            idx = self._nearest(r, level)
+            q = self._gather(idx, level)
+            codes.append(idx)
+            vecs.append(q)
+            residuals.append(r)
+            r = r - q
+        return torch.stack(codes, -1), torch.stack(vecs, 2), torch.stack(residuals, 2)
+
+    def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        in_dtype = z.dtype
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            z = z.float() * self.dim_mask[None]
+            if self.training and self.init_from_data and not bool(self.initialized):
+                self.initialize(z)
+            codes, vecs, residuals = self.quantize(z)
+            # commitment: beta * ||r_l - sg(q_l)||^2 per valid latent dim, averaged over b, k, l
+            dims = self.dim_mask.sum(-1).clamp(min=1.0)                     # [K]
+            err = ((residuals - vecs.detach()) ** 2).sum(-1) / dims[None, :, None]   # [B, K, L]
+            loss = self.commitment_cost * err.mean()
+            total = vecs.sum(2)
+            quantized = z + (total - z).detach()
+            if self.training:
+                with torch.no_grad():
+                    self._last_residuals = residuals.detach()
+                    self._last_errors = err.detach()
+                    stats = self.statistics(codes, residuals.detach())
+                    if self.stats_hook is not None:
+                        stats = self.stats_hook(stats)
+                    self.apply_statistics(stats)
+                    self.steps += 1
+                    self._step_counter += 1
+                    if self.dead_code_fraction > 0 and self.reset_interval > 0 \
+                            and self._step_counter % self.reset_interval == 0:
+                        self._reseed(self.dead_codes(), None)  # no host sync
+        return QuantizerOutput(quantized.to(in_dtype), codes, loss, vecs.detach())
+
+    # ------------------------------------------------------------------ EMA
+    @torch.no_grad()
+    def statistics(self, codes: torch.Tensor, residuals: torch.Tensor) -> dict:
+        """Per-step EMA inputs, before they are applied: ``counts`` [K, L, C] (codes
+        chosen per (category, level)) and ``sums`` [K, L, C, D] (sums of the residuals
+        assigned to each code).  All-reduce both (SUM) across ranks for DDP."""
+        onehot = F.one_hot(codes, self.max_codes).float()                   # [B, K, L, C]
+        return {"counts": onehot.sum(0),
+                "sums": torch.einsum("bklc,bkld->klcd", onehot, residuals.float())}
+
+    @torch.no_grad()
+    def apply_statistics(self, stats: dict) -> None:
+        """EMA update of cluster sizes and sums, Laplace smoothing, new codebooks."""
+        d = self.decay
+        valid = self.code_mask.float()
+        self.cluster_size.mul_(d).add_(stats["counts"] * valid, alpha=1 - d)
+        self.embed_sum.mul_(d).add_(stats["sums"] * valid[..., None], alpha=1 - d)
+        n = self.cluster_size.sum(-1, keepdim=True)
+        c = self.codebook_sizes[..., None].float()
+        smoothed = (self.cluster_size + self.eps) / (n + c * self.eps) * n
+        book = self.embed_sum / smoothed.clamp(min=1e-12)[..., None]
+        self.codebook.copy_(book * valid[..., None] * self.dim_mask[:, None, None, :])
+
+    @torch.no_grad()
+    def dead_codes(self, threshold: float | None = None) -> torch.Tensor:
+        """Bool [K, L, C]: valid codes whose EMA count is below ``threshold`` (absolute),
+        or below ``dead_code_fraction`` x the uniform share n / C when threshold is None."""
+        if threshold is None:
+            share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
+            limit = self.dead_code_fraction * share
+        else:
+            limit = torch.full_like(self.cluster_size, float(threshold))
+        return self.code_mask & (self.cluster_size < limit)
+
+    @torch.no_grad()
+    def reset_dead_codes(self, threshold: float | None = None) -> int:
+        """Re-seed dead codes from the residuals of the last training batch.  Returns
+        how many were re-seeded (0 before any training step)."""
+        if self._last_residuals is None:
+            return 0
+        dead = self.dead_codes(threshold)
+        count = int(dead.sum())
+        if count:
+            self._reseed(dead, threshold)
+        return count
+
+    @torch.no_grad()
+    def _reseed(self, dead: torch.Tensor, threshold: float | None) -> None:
+        res = self._last_residuals                                          # [B, K, L, D]
+        b = res.shape[0]
+        k, levels, c = dead.shape
+        weights = self._last_errors.permute(1, 2, 0).reshape(k * levels, b) + 1e-12
+        rows = torch.multinomial(weights, c, replacement=True).reshape(k, levels, c)
+        flat = res.permute(1, 2, 0, 3).reshape(k * levels * b, self.dim)
+        base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)
+        cand = flat[rows + base]                                            # [K, L, C, D]
+        share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
+        fresh = torch.maximum(2.0 * self.dead_code_fraction * share,
+                              torch.full_like(share, 2.0 * (threshold or 0.0)))
+        new_size = torch.where(dead, fresh.expand_as(dead), self.cluster_size)
+        self.codebook.copy_(torch.where(dead[..., None], cand, self.codebook))
+        self.cluster_size.copy_(new_size)
+        self.embed_sum.copy_(torch.where(dead[..., None], cand * new_size[..., None], self.embed_sum))
