@@ -26,12 +26,12 @@ RENAMES: dict[str, tuple[str, ...]] = {
 # Keys the original accepted that change nothing here -> why.
 NO_EFFECT: dict[str, str] = {
     "val_batch_size": "validation batches use training.batch_size",
-    "resume_from": "resume a run with `spinlock-spec train --resume RUN_DIR`, not from the spec",
+    "resume_from": "a run is resumed from its run folder by the train command, not from the spec",
     "use_smart_reset": "dead-code reset is set by training.dead_code_reset_interval and dead_code_threshold",
     "dead_code_max_reset_fraction": "dead-code reset replaces every code below training.dead_code_threshold",
     "orthogonality_target": "the orthogonality loss is weighted by training.orthogonality_weight; "
                             "it has no target value",
-    "checkpoint_dir": "checkpoints are written to the run folder (`spinlock-spec train --out DIR`)",
+    "checkpoint_dir": "checkpoints are written to the run folder chosen by the train command",
 }
 
 # Keys of training.category_assignment_config that change nothing here.

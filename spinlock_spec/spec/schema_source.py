@@ -106,10 +106,14 @@ TRAINING = _section("Optimisation, category assignment and loss weights.", {
     "batch_size": _p("integer", 256, "Samples per batch.", minimum=1),
     "learning_rate": _p("number", 0.001, "Learning rate of the model optimiser.", exclusiveMinimum=0.0),
     "num_epochs": _p("integer", 20, "Training epochs.", minimum=1),
-    "optimizer": _enum(["adam", "adamw", "sgd"], "adam", "Model optimiser."),
+    "optimizer": _enum(["adam", "adamw"], "adam", "Model optimiser."),
     "weight_decay": _p("number", 0.0, "Weight decay of the optimiser.", minimum=0.0),
-    "scheduler": _enum(["none", "cosine", "step", "exponential", None], "none",
-                       "Learning-rate schedule (null = none)."),
+    "scheduler": _enum(["none", "cosine", "step", None], "none", "Learning-rate schedule (null = none)."),
+    "scheduler_step_size": _p("integer", 30, "Epochs between learning-rate decays (step).", minimum=1),
+    "scheduler_gamma": _p("number", 0.1, "Decay factor of the step schedule.", exclusiveMinimum=0.0,
+                          maximum=1.0),
+    "min_lr_ratio": _p("number", 0.0, "Floor of the cosine schedule, relative to learning_rate.",
+                       minimum=0.0, maximum=1.0),
     "warmup_epochs": _p("integer", 0, "Linear learning-rate warm-up epochs.", minimum=0),
     "category_assignment": _enum(["auto", "learnable", "manual"], "auto",
                                  "auto: clustering discovers categories; learnable: assignment learned end "
@@ -140,7 +144,8 @@ TRAINING = _section("Optimisation, category assignment and loss weights.", {
                               minimum=0.0),
     "gradient_clip_norm": _p(["number", "null"], 1.0, "Clip the model's gradient norm; null disables.",
                              exclusiveMinimum=0.0),
-    "use_torch_compile": _p("boolean", False, "Compile the model with torch.compile."),
+    "use_torch_compile": _p("boolean", False, "Compile the model with torch.compile (CUDA only)."),
+    "precision": _enum(["fp32", "bf16"], "fp32", "Training precision (bf16 autocast on CUDA only)."),
     "device": _enum(["auto", "cpu", "cuda"], "auto", "Where to train; auto = cuda when available."),
 })
 

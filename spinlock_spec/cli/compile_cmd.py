@@ -1,0 +1,64 @@
+"""``spinlock-spec compile SPEC``: validate, resolve and compile a spec; print a summary,
+the graph (json/dot/mermaid) and the diagnostics.  Exit 0, 1 on a rule error, 2 on invalid input."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _emit_error(exc, fmt: str) -> None:
+    if fmt == "json":
+        diags = exc.diagnostics or []
+        payload = {"ok": False, "exit_code": 2,
+                   "diagnostics": [d.to_dict() for d in diags] or [{
+                       "code": exc.code, "severity": "error", "message": exc.message, "file": exc.location,
+                       "line": None, "col": None, "pointer": None, "hint": exc.hint, "chain": []}]}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(exc.format(), err=True)
+    n = sum(d.severity == "error" for d in exc.diagnostics) or 1
+    if fmt != "json":
+        click.echo(f"{n} error(s); the spec was not compiled", err=True)
+
+
+@click.command("compile")
+@click.argument("spec", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a value, e.g. --set training.batch_size=64 (value parsed as YAML). Repeatable.")
+@click.option("--data", "data", type=click.Path(path_type=str), default=None,
+              help="Dataset file (HDF5/NPZ) whose header gives the family shapes (not loaded).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text",
+              show_default=True, help="Output: summary text, or the graph as JSON / Graphviz DOT / Mermaid.")
+@click.option("--lock", "lock", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the resolved spec with its sha256 to this file (atomically).")
+def compile_cmd(spec, overrides, data, fmt, lock):
+    """Check SPEC and compile it to a graph; show families, assignment mode, model and trainer."""
+    from spinlock_spec.errors import UserError
+
+    try:
+        from spinlock_spec.compile import compile_file
+
+        compiled = compile_file(spec, overrides=overrides, data=data)
+        if lock:
+            from spinlock_spec.compile.lock import write_lock
+
+            write_lock(compiled, lock)
+    except UserError as exc:
+        _emit_error(exc, fmt)
+        sys.exit(2)
+    if fmt == "text":
+        from spinlock_spec.compile.summary import summary_text
+
+        click.echo(summary_text(compiled, name=spec), nl=False)
+        if lock:
+            click.echo(f"lock written: {lock} (sha256:{compiled.hash})")
+    else:
+        from spinlock_spec.compile import export
+
+        click.echo({"json": export.to_json, "dot": export.to_dot, "mermaid": export.to_mermaid}[fmt](compiled),
+                   nl=False)
+        if fmt != "json" and compiled.diagnostics:
+            click.echo("\n".join(d.format() for d in compiled.diagnostics), err=True)
+    sys.exit(1 if compiled.errors else 0)

@@ -1,0 +1,39 @@
+"""``spinlock-spec diff A B``: compare two specs as resolved values and compiled graphs.
+Exit 0 same, 1 different, 2 error."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command("diff")
+@click.argument("a", type=click.Path(path_type=str))
+@click.argument("b", type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff_cmd(a, b, fmt):
+    """Show what differs between spec A and spec B, each change classed architecture /
+    training / cosmetic."""
+    from spinlock_spec.errors import UserError
+
+    try:
+        from pathlib import Path
+
+        from spinlock_spec.compile.diff import diff_specs, diff_text
+
+        result = diff_specs(Path(a), Path(b))
+    except UserError as exc:
+        if fmt == "json":
+            click.echo(json.dumps({"error": True, "exit_code": 2,
+                                   "diagnostics": [d.to_dict() for d in exc.diagnostics]
+                                   or [{"code": exc.code, "severity": "error", "message": exc.message}]},
+                                  indent=2))
+        else:
+            click.echo(exc.format(), err=True)
+        sys.exit(2)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        click.echo(diff_text(result), nl=False)
+    sys.exit(0 if result.same else 1)

@@ -1,0 +1,44 @@
+"""``--lock FILE``: the resolved spec with its content hash, written atomically.
+
+The lock file is YAML that compiles again to the same hash; its header names the hash."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from spinlock_spec.errors import UserError
+
+
+def atomic_write(path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fp:
+                fp.write(text)
+                fp.flush()
+                os.fsync(fp.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="E109", location=str(path)) from None
+
+
+def lock_text(compiled) -> str:
+    from spinlock_spec.spec.resolve import dump_resolved
+
+    header = (f"# spinlock-spec lock: sha256:{compiled.hash}\n"
+              "# (sha256 of the canonical JSON of the resolved spec below; `spinlock-spec compile` of this\n"
+              "#  file gives the same hash)\n")
+    return header + dump_resolved(compiled.spec)
+
+
+def write_lock(compiled, path) -> None:
+    atomic_write(path, lock_text(compiled))

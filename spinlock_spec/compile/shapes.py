@@ -1,0 +1,54 @@
+"""Per-sample shapes of the families, known before any data is loaded.
+
+From the embedded synthetic generator's parameters (``dataset.path: null``),
+or from a dataset file's header with ``--data FILE``.  Both come from the data
+layer, imported lazily; when it is unavailable the shapes stay unknown (None).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+N_KEY = "__n__"
+
+
+@dataclass
+class ShapeInfo:
+    shapes: dict = field(default_factory=dict)   # batch key -> per-sample shape tuple
+    n_samples: int | None = None
+    known: bool = False                          # False: nothing is known about the data
+    source: str = "unknown"                      # "synthetic", the --data path, or "unknown"
+
+
+def _synthetic(dataset: dict, family_names: list[str]) -> ShapeInfo:
+    try:
+        from spinlock_spec.data.shapes import synthetic_shapes
+    except ImportError:
+        return ShapeInfo(source="synthetic")
+    shapes = synthetic_shapes(dataset.get("synthetic") or {}, list(family_names))
+    n = int((dataset.get("synthetic") or {}).get("n_samples", 0)) or None
+    return ShapeInfo(dict(shapes), n, True, "synthetic")
+
+
+def _from_file(path: str, dataset: dict, family_names: list[str]) -> ShapeInfo:
+    try:
+        from spinlock_spec.data.sources import read_shapes
+    except ImportError:
+        return ShapeInfo(source=str(path))
+    shapes = dict(read_shapes(path, list(family_names), dataset.get("feature_type", "aggregated")))
+    n = shapes.pop(N_KEY, (None,))[0]
+    return ShapeInfo(shapes, n, True, str(path))
+
+
+def family_shapes(spec: dict, data: str | None = None) -> ShapeInfo:
+    """Shapes for the families of a resolved spec (``data`` overrides dataset.path)."""
+    dataset = spec["dataset"]
+    names = list(spec["families"])
+    if data is not None:
+        info = _from_file(str(data), dataset, names)
+    elif dataset.get("path") is None:
+        info = _synthetic(dataset, names)
+    else:
+        return ShapeInfo(source=str(dataset["path"]))
+    if info.n_samples is not None and dataset.get("max_samples"):
+        info.n_samples = min(info.n_samples, int(dataset["max_samples"]))
+    return info
