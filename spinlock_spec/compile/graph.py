@@ -18,6 +18,8 @@ STATIC_TRAINER = "VQVAETrainer"
 
 BASE_LOSSES = (("recon", "reconstruction_weight"), ("vq", "vq_weight"), ("ortho", "orthogonality_weight"),
                ("info", "informativeness_weight"), ("topo", "topo_weight"))
+# Levels per category when model.levels is empty (spinlock_spec/nn/sizing.py NUM_LEVELS).
+AUTO_LEVELS = 3
 ASSIGN_LOSSES = (("assign_orthogonality", "orthogonality_weight"), ("assign_balance", "balance_weight"))
 
 
@@ -125,7 +127,7 @@ def build_graph(spec: dict, info, resolved=None):
     g.add_edge("assignment", "categories")
     model = spec["model"]
     levels = model["levels"]
-    count = len(levels) if levels else model["num_levels"]
+    count = len(levels) if levels else AUTO_LEVELS
     previous = "categories"
     for level in range(count):
         spec_level = levels[level] if levels else None

@@ -44,7 +44,9 @@ def summary_text(compiled, *, name: str = "") -> str:
         sizes = ", ".join(f"{lv['num_tokens']}x{lv['latent_dim']}" for lv in levels)
         lines.append(f"levels    {len(levels)} residual: {sizes} (codebook size x latent dim)")
     else:
-        lines.append(f"levels    {spec['model']['num_levels']}, sized automatically per category")
+        from spinlock_spec.compile.graph import AUTO_LEVELS
+
+        lines.append(f"levels    {AUTO_LEVELS} residual, sized automatically per category from its feature count")
     lines.append(f"model     {g.graph['model_class']}")
     t = spec["training"]
     lines.append(f"trainer   {g.graph['trainer_type']}: {t['num_epochs']} epochs, batch {t['batch_size']}, "

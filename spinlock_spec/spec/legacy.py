@@ -44,8 +44,14 @@ ASSIGNMENT_CONFIG_NO_EFFECT: dict[str, str] = {
     "device": "category discovery runs on the CPU",
 }
 
-# Loss weights of the model section that the trainer never reads.
-MODEL_SHADOWED = ("orthogonality_weight", "informativeness_weight")
+# Model keys of the original format that nothing reads: a value other than the default warns.
+MODEL_SHADOWED = {
+    "orthogonality_weight": "the loss weight used is training.orthogonality_weight",
+    "informativeness_weight": "the loss weight used is training.informativeness_weight",
+    "compression_ratios": "automatic level sizing is fixed (docs/model.md); give model.levels to choose sizes",
+    "auto_compression_strategy": "automatic level sizing is fixed (docs/model.md); give model.levels to "
+                                 "choose sizes",
+}
 
 # Sections the original flattened, searched for misplaced keys.
 FLATTENED = ("", "model", "training", "feature_cleaning", "logging")
@@ -153,14 +159,16 @@ def _assignment_config(data, positions: Positions, out: list) -> None:
 
 
 def _shadowed_model_weights(data, positions: Positions, out: list) -> None:
+    from spinlock_spec.spec.schema import load_schema
+
     model = data.get("model")
     if not isinstance(model, dict):
         return
-    for key in MODEL_SHADOWED:
-        if key in model:
-            out.append(_note("W301", "warning", f"'model.{key}' has no effect: the loss weight used is "
-                             f"training.{key}", positions, ("model", key),
-                             hint=f"set training.{key} instead"))
+    props = load_schema()["properties"]["model"]["properties"]
+    for key, why in MODEL_SHADOWED.items():
+        if key in model and model[key] != props[key]["default"]:
+            out.append(_note("W301", "warning", f"'model.{key}: {model[key]}' has no effect: {why}",
+                             positions, ("model", key), hint=f"remove it (default {props[key]['default']})"))
 
 
 def _wandb(data, positions: Positions, out: list) -> None:

@@ -75,12 +75,18 @@ MODEL = _section("The categorical hierarchical VQ-VAE.", {
     "levels": _p("array", [], "Quantizer levels per category, coarse to fine; empty = automatic sizing "
                  "from each category's feature count.", items=LEVEL),
     "compression_ratios": _p("string", "auto", "Latent dim per level relative to the category's feature "
-                             "count, e.g. '0.5:1:1.5', or 'auto'. Used only with automatic levels.",
+                             "count, e.g. '0.5:1:1.5', or 'auto'. Original-format field: automatic sizing is "
+                             "fixed (docs/model.md), other values only warn.",
                              pattern=r"^(auto|[0-9]+(\.[0-9]+)?(:[0-9]+(\.[0-9]+)?)*)$"),
     "auto_compression_strategy": _enum(["variance", "dimensionality", "information", "balanced"], "balanced",
-                                       "How automatic level sizes are chosen."),
-    "num_levels": _p("integer", 3, "Number of levels when sized automatically.", minimum=1, maximum=8),
-    "uniform_codebook_init": _p("boolean", True, "Initialise codebooks uniformly (else from data)."),
+                                       "Original-format field: automatic sizing is fixed (docs/model.md), other values only warn."),
+    "activation": _enum(["relu", "gelu", "silu"], "relu", "Non-linearity inside the category MLPs."),
+    "uniform_codebook_init": _p("boolean", True, "true: initialise codebooks from data (sampled rows + "
+                                "k-means); false: random normal."),
+    "kmeans_iters": _p("integer", 10, "Lloyd iterations of the data initialisation of the codebooks.",
+                       minimum=0),
+    "assignment_init_scale": _p("number", 3.0, "Learnable assignment: initial logit of a feature's initial "
+                                "category.", exclusiveMinimum=0.0),
     "commitment_cost": _p("number", 0.25, "Commitment loss weight (beta).", minimum=0.0),
     "use_ema": _p("boolean", True, "Update codebooks by exponential moving average (buffers) instead of "
                   "gradients (parameters)."),
@@ -196,6 +202,7 @@ def family_schema() -> dict:
         names += spelled
         params = dict(entry.params_schema)
         params.setdefault("default", {})
+        params["description"] = params.get("description") or f"Parameters of the {entry.name} encoder."
         branches.append({
             "if": {"properties": {"encoder": {"enum": spelled}}, "required": ["encoder"]},
             "then": {"properties": {"encoder_params": params}},
