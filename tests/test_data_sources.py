@@ -94,6 +94,21 @@ def test_npz_double_underscore_keys(tmp_path):
     assert ds.true_groups == {}
 
 
+def test_fields_only_family(h5file, tmp_path):
+    ds = load_dataset(h5file, ["summary", "initial"], fields_only={"initial"})
+    assert set(ds.arrays) == {"summary", "initial/fields"} and ds.families == ["summary", "initial"]
+    assert read_shapes(h5file, ["initial"], fields_only={"initial"}) == {"initial/fields": (2, 16, 16),
+                                                                         N_KEY: (120,)}
+    cfg = {"path": None, "synthetic": {"n_samples": 30}}
+    synth = load_from_config(cfg, ["summary", "initial"], fields_only={"initial"})
+    assert set(synth.arrays) == {"summary", "initial/fields"} and "initial" not in synth.true_groups
+    assert set(shapes_from_config(cfg, ["initial"], fields_only={"initial"})) == {"initial/fields", N_KEY}
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["features/initial/aggregated/features"] = np.ones((4, 2))
+    with pytest.raises(DataError, match="needs raw initial-condition fields"):
+        load_dataset(tmp_path / "f.h5", ["initial"], fields_only={"initial"})
+
+
 def test_from_config(h5file):
     cfg = {"path": None, "max_samples": 50, "feature_type": "aggregated",
            "synthetic": {"n_samples": 80, "n_groups": 3, "features_per_group": 4}}

@@ -105,15 +105,20 @@ def _check_ndim(reader, family: str, key: str, shape: tuple, expected_ndim: dict
                                 f"{reader.dtype(key)}", "D005")
 
 
-def _plan(reader, family_names, feature_type, need_fields, expected_ndim):
+def _plan(reader, family_names, feature_type, need_fields, expected_ndim, fields_only=()):
     """Locate and shape-check every array to read; returns (keys by batch key, shapes)."""
     keys: dict[str, str] = {}
     shapes: dict[str, tuple] = {}
-    need_fields = set(need_fields or ())
+    fields_only = set(fields_only or ())
+    need_fields = set(need_fields or ()) | fields_only
     unknown = need_fields - set(family_names)
     if unknown:
-        raise ValueError(f"need_fields names families not requested: {sorted(unknown)}")
+        raise ValueError(f"need_fields/fields_only name families not requested: {sorted(unknown)}")
     for family in family_names:
+        if family in fields_only:
+            fkey = _locate_fields(reader, family)
+            keys[f"{family}/fields"], shapes[f"{family}/fields"] = fkey, reader.shape(fkey)
+            continue
         key = reader.locate(family, feature_type)
         shape = reader.shape(key)
         _check_ndim(reader, family, key, shape, expected_ndim)
@@ -127,15 +132,8 @@ def _plan(reader, family_names, feature_type, need_fields, expected_ndim):
                                          f"({reader.dtype(lkey)}) beside {shape}", "D009")
             keys[f"{family}/lengths"], shapes[f"{family}/lengths"] = lkey, lshape
         if family in need_fields:
-            fkey = reader.fields_key(family)
-            if fkey is None:
-                raise DataError(f"{reader.path}: family {family!r} needs raw initial-condition fields "
-                                f"(its encoder is initial_cnn or initial_hybrid) but the file has no "
-                                f"{reader.fields_expected(family)}", code="D006")
-            fshape = reader.shape(fkey)
-            if len(fshape) != 4:
-                raise _err(reader, fkey, f"raw fields must be [N, C, H, W], found shape {fshape}", "D005")
-            keys[f"{family}/fields"], shapes[f"{family}/fields"] = fkey, fshape
+            fkey = _locate_fields(reader, family)
+            keys[f"{family}/fields"], shapes[f"{family}/fields"] = fkey, reader.shape(fkey)
     rows = {bk: (keys[bk], shp[0]) for bk, shp in shapes.items()}
     if len({n for _, n in rows.values()}) > 1:
         listed = ", ".join(f"{bk} has {n} ({k})" for bk, (k, n) in rows.items())
@@ -144,21 +142,37 @@ def _plan(reader, family_names, feature_type, need_fields, expected_ndim):
     return keys, shapes
 
 
+def _locate_fields(reader, family: str) -> str:
+    fkey = reader.fields_key(family)
+    if fkey is None:
+        raise DataError(f"{reader.path}: family {family!r} needs raw initial-condition fields "
+                        f"(its encoder is initial_cnn or initial_hybrid) but the file has no "
+                        f"{reader.fields_expected(family)}", code="D006")
+    fshape = reader.shape(fkey)
+    if len(fshape) != 4:
+        raise _err(reader, fkey, f"raw fields must be [N, C, H, W], found shape {fshape}", "D005")
+    if not np.issubdtype(reader.dtype(fkey), np.number):
+        raise _err(reader, fkey, f"raw fields must hold real numbers, found dtype {reader.dtype(fkey)}", "D005")
+    return fkey
+
+
 def read_shapes(path, family_names: list[str], feature_type: str = "aggregated", *,
-                need_fields=None, expected_ndim: dict | None = None) -> dict[str, tuple]:
+                need_fields=None, expected_ndim: dict | None = None,
+                fields_only=frozenset()) -> dict[str, tuple]:
     """Per-sample shapes of the batch keys for ``family_names``, plus ``"__n__": (N,)``,
     without loading any data.
 
     Fields are reported for the families in ``need_fields`` (a DataError when
     missing); with ``need_fields=None`` they are reported, when present, for
-    the ``initial`` family only.
+    the ``initial`` family only.  Families in ``fields_only`` (encoder
+    ``initial_cnn``) have no feature array: only ``F/fields`` is read.
     """
     with open_reader(path) as reader:
         required = set(need_fields or ())
-        keys, shapes = _plan(reader, family_names, feature_type, required, expected_ndim)
+        keys, shapes = _plan(reader, family_names, feature_type, required, expected_ndim, fields_only)
         if need_fields is None:
             for family in family_names:
-                if family in FIELD_FAMILIES:
+                if family in FIELD_FAMILIES and f"{family}/fields" not in shapes:
                     fkey = reader.fields_key(family)
                     if fkey is not None and len(reader.shape(fkey)) == 4:
                         shapes[f"{family}/fields"] = reader.shape(fkey)
@@ -183,12 +197,12 @@ def _validate_lengths(reader, family: str, key: str, lengths: np.ndarray, t_len:
 
 def load_dataset(path, family_names: list[str], feature_type: str = "aggregated",
                  max_samples: int | None = None, need_fields=frozenset(), *,
-                 expected_ndim: dict | None = None) -> Dataset:
+                 expected_ndim: dict | None = None, fields_only=frozenset()) -> Dataset:
     """Load ``family_names`` (first ``max_samples`` rows) from an HDF5 or NPZ file."""
     if max_samples is not None and int(max_samples) < 1:
-        raise DataError(f"max_samples must be at least 1, got {max_samples}")
+        raise DataError(f"{path}: max_samples must be at least 1, got {max_samples}")
     with open_reader(path) as reader:
-        keys, shapes = _plan(reader, family_names, feature_type, need_fields, expected_ndim)
+        keys, shapes = _plan(reader, family_names, feature_type, need_fields, expected_ndim, fields_only)
         n_file = next(iter(shapes.values()))[0]
         if n_file == 0:
             raise DataError(f"{reader.path}: the dataset has no rows", code="D005")
@@ -225,7 +239,8 @@ def load_dataset(path, family_names: list[str], feature_type: str = "aggregated"
 # -- from the resolved ``dataset`` section ---------------------------------------
 
 def load_from_config(dataset_cfg: dict, family_names: list[str], need_fields=frozenset(), *,
-                     expected_ndim: dict | None = None, path_override=None) -> Dataset:
+                     expected_ndim: dict | None = None, fields_only=frozenset(),
+                     path_override=None) -> Dataset:
     """The dataset a resolved spec asks for: a file, or the embedded synthetic data."""
     path = path_override if path_override is not None else dataset_cfg.get("path")
     max_samples = dataset_cfg.get("max_samples")
@@ -235,25 +250,35 @@ def load_from_config(dataset_cfg: dict, family_names: list[str], need_fields=fro
         ds = generate_synthetic(dataset_cfg.get("synthetic") or {}, family_names)
         if max_samples is not None and max_samples < ds.n_samples:
             ds = ds.subset(np.arange(int(max_samples)))
+        for family in fields_only:
+            if f"{family}/fields" not in ds.arrays:
+                raise DataError(f"the synthetic dataset has no raw fields for family {family!r} "
+                                f"(only {', '.join(FIELD_FAMILIES)} carries fields)", code="D006")
+            ds.arrays.pop(family, None)
+            ds.column_names.pop(family, None)
+            ds.true_groups.pop(family, None)
         return ds
     return load_dataset(path, family_names, dataset_cfg.get("feature_type") or "aggregated",
-                        max_samples, need_fields, expected_ndim=expected_ndim)
+                        max_samples, need_fields, expected_ndim=expected_ndim, fields_only=fields_only)
 
 
 def shapes_from_config(dataset_cfg: dict, family_names: list[str], need_fields=None, *,
-                       expected_ndim: dict | None = None, path_override=None) -> dict[str, tuple]:
+                       expected_ndim: dict | None = None, fields_only=frozenset(),
+                       path_override=None) -> dict[str, tuple]:
     """Per-sample shapes plus ``"__n__"`` for a resolved ``dataset`` section."""
     path = path_override if path_override is not None else dataset_cfg.get("path")
     if path is None:
         cfg = with_defaults(dataset_cfg.get("synthetic"))
         shapes = synthetic_shapes(cfg, family_names)
+        for family in fields_only:
+            shapes.pop(family, None)
         n = cfg["n_samples"]
         if dataset_cfg.get("max_samples") is not None:
             n = min(n, int(dataset_cfg["max_samples"]))
         shapes[N_KEY] = (int(n),)
         return shapes
     shapes = read_shapes(path, family_names, dataset_cfg.get("feature_type") or "aggregated",
-                         need_fields=need_fields, expected_ndim=expected_ndim)
+                         need_fields=need_fields, expected_ndim=expected_ndim, fields_only=fields_only)
     if dataset_cfg.get("max_samples") is not None:
         shapes[N_KEY] = (min(shapes[N_KEY][0], int(dataset_cfg["max_samples"])),)
     return shapes
