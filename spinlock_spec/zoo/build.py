@@ -23,38 +23,48 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _SYNTHETIC = "embedded planted-structure synthetic data (spinlock_spec.data.synthetic)"
 
+
+def training_data_of(spec_path: Path) -> dict:
+    """The ``training_data`` card of a spec, read from its dataset section
+    (canonical ``dataset.path``/``dataset.synthetic`` or the original flat
+    ``dataset_path``).  Safe YAML only: tags never construct objects."""
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe", pure=True).load(spec_path.read_text(encoding="utf-8")) or {}
+    dataset = data.get("dataset") or {}
+    path = dataset.get("path", data.get("dataset_path"))
+    if path:
+        return {"description": f"the dataset file {path} (spinlock HDF5 layout or NPZ; not shipped)",
+                "source": "file", "dataset_path": str(path)}
+    synthetic = dict(dataset.get("synthetic") or {})
+    shown = ", ".join(f"{k}={v}" for k, v in synthetic.items()) or "defaults"
+    return {"description": f"{_SYNTHETIC} ({shown})", "source": "synthetic", "synthetic": synthetic}
+
 # The bundled entries: card metadata of each (version 1.0.0 is spec-only).
 BUNDLED: dict[str, dict] = {
     "learnable_simple_test": {
-        "description": "Learnable category assignment on two families (initial: identity, temporal: "
-                       "PyramidTemporalEncoder); the seed guide's working test configuration.",
-        "training_data": {"description": f"{_SYNTHETIC}, 2000 samples, seed 0",
-                          "source": "synthetic", "synthetic": {"n_samples": 2000, "seed": 0}},
+        "description": "Learnable category assignment, the simple configuration of the learnable-mode "
+                       "guide: initial and summary (identity) + temporal (PyramidTemporalEncoder), "
+                       "no hybrid INITIAL encoding.",
         "needs_dataset": False,
         "tags": ["learnable", "synthetic"],
     },
     "learnable_vqvae_variable_length": {
-        "description": "learnable_simple_test on variable-length temporal series (padded at the end, "
-                       "lengths given to the encoder).",
-        "training_data": {"description": f"{_SYNTHETIC}, variable-length series, 2000 samples, seed 0",
-                          "source": "synthetic",
-                          "synthetic": {"n_samples": 2000, "seed": 0, "variable_length": True}},
+        "description": "Learnable assignment on variable-length temporal series (padded at the end; "
+                       "the pyramid temporal encoder pools under the padding mask).",
         "needs_dataset": False,
         "tags": ["learnable", "variable-length", "synthetic"],
     },
     "learnable_assignment": {
-        "description": "Learnable category assignment over summary (identity), temporal "
-                       "(TemporalCNNEncoder) and architecture (identity) families.",
-        "training_data": {"description": f"{_SYNTHETIC}, 3000 samples, seed 1",
-                          "source": "synthetic", "synthetic": {"n_samples": 3000, "seed": 1}},
+        "description": "Learnable assignment over every family kind (summary: MLPEncoder, temporal: "
+                       "TemporalCNNEncoder, initial and architecture: identity), explicit levels, "
+                       "cosine temperature schedule.",
         "needs_dataset": False,
         "tags": ["learnable", "synthetic"],
     },
     "static_baseline": {
-        "description": "Static baseline: categories discovered once by feature clustering "
-                       "(category_assignment: auto) over identity families.",
-        "training_data": {"description": f"{_SYNTHETIC}, 3000 samples, seed 2",
-                          "source": "synthetic", "synthetic": {"n_samples": 3000, "seed": 2}},
+        "description": "Static baseline: the families of learnable_simple_test with categories "
+                       "discovered once by clustering (category_assignment: auto), VQVAETrainer.",
         "needs_dataset": False,
         "tags": ["static", "synthetic"],
     },
@@ -62,10 +72,6 @@ BUNDLED: dict[str, dict] = {
         "description": "The four-family production configuration in the original spinlock layout "
                        "(initial: initial_hybrid, summary: MLPEncoder, temporal: TemporalCNNEncoder, "
                        "architecture: identity). Spec only; needs your own HDF5 dataset.",
-        "training_data": {"description": "a spinlock-layout HDF5 file of ~100K operators with summary, "
-                                         "temporal, architecture and initial features plus inputs/fields "
-                                         "(not shipped)",
-                          "source": "file", "dataset_path": "datasets/100k_full_features.h5"},
         "needs_dataset": True,
         "tags": ["production", "spinlock-layout"],
     },
@@ -92,16 +98,18 @@ def init_entries(spec_dir: Path, zoo_root: Path) -> list[str]:
             renamed = Path(tmp) / "spec.yaml"
             shutil.copyfile(spec, renamed)
             add_entry_files(name, BUNDLED_VERSION, {"spec": renamed}, metrics=None,
-                            description=card["description"], training_data=card["training_data"],
+                            description=card["description"], training_data=training_data_of(spec),
                             license=LICENSE, needs_dataset=card["needs_dataset"],
                             extra={"tags": card["tags"]}, zoo_root=zoo_root)
         done.append(f"{name}@{BUNDLED_VERSION}")
     return done
 
 
-def sync_examples(examples: Path, zoo_root: Path) -> list[str]:
+def sync_examples(examples: Path, zoo_root: Path, *, force: bool = False) -> list[str]:
     """Copy ``examples/NAME.yaml`` over the spec file of the newest version of
-    each entry whose example exists; returns the refs updated."""
+    each entry whose example exists; returns the refs updated.  Entries that
+    carry weights are skipped unless ``force`` (their spec must stay the one
+    the weights were trained with: add a new version instead)."""
     from spinlock_spec.zoo.names import version_key
 
     data = _read_index_dict(zoo_root)
@@ -114,6 +122,9 @@ def sync_examples(examples: Path, zoo_root: Path) -> list[str]:
     for name, entry in newest.items():
         example = examples / f"{name}.yaml"
         if not example.is_file():
+            continue
+        if not force and any(f["role"] == "weights" for f in entry["files"]):
+            print(f"skipped {name}@{entry['version']}: it has weights (use --force or a new version)")
             continue
         target = zoo_root / name / entry["version"] / entry["spec"]
         if target.read_bytes() != example.read_bytes():
@@ -130,13 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="create the bundled spec-only entries from SPEC_DIR/NAME.yaml")
     parser.add_argument("--sync-examples", action="store_true",
                         help="copy examples/NAME.yaml over each entry's spec first")
+    parser.add_argument("--force", action="store_true",
+                        help="with --sync-examples: also overwrite the spec of entries with weights")
     args = parser.parse_args(argv)
     args.zoo.mkdir(parents=True, exist_ok=True)
     if args.init:
         for ref in init_entries(args.init, args.zoo):
             print(f"entry {ref}")
     if args.sync_examples:
-        for ref in sync_examples(REPO_ROOT / "examples", args.zoo):
+        for ref in sync_examples(REPO_ROOT / "examples", args.zoo, force=args.force):
             print(f"spec of {ref} synced from examples/")
     for ref in rebuild_index(args.zoo):
         print(f"hashes of {ref} updated")
