@@ -1,0 +1,85 @@
+"""Each compatibility rule has a spec that triggers it (and the examples trigger none)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spinlock_spec.compile import compile_spec
+from spinlock_spec.compile.rules import RULES
+
+FAM = "families: {initial: {encoder: identity}, summary: {encoder: identity}}\n"
+LEARN = "training: {category_assignment: learnable}\n"
+
+
+def _mapping(tmp_path, content):
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(content) if not isinstance(content, str) else content)
+    return str(path)
+
+
+CASES = {
+    "learnable-hybrid-fallback": lambda t: ("families: {initial: {encoder: initial_hybrid}}\n" + LEARN, []),
+    "manual-needs-mapping-file": lambda t: (FAM + "training: {category_assignment: manual}\n", []),
+    "mapping-file-missing": lambda t: (FAM, ["training.category_assignment=manual",
+                                             f"training.category_mapping_file={t / 'nope.json'}"]),
+    "mapping-file-invalid": lambda t: (FAM, ["training.category_assignment=manual",
+                                             f"training.category_mapping_file={_mapping(t, {'a': [0, 999]})}"]),
+    "mapping-file-initialises-learnable": lambda t: (FAM + LEARN, [
+        f"training.category_mapping_file={_mapping(t, {'a': [0, 1, 2], 'b': [3, 4, 5]})}"]),
+    "mapping-file-ignored": lambda t: (FAM, [f"training.category_mapping_file={_mapping(t, {'a': [0]})}"]),
+    "learnable-section-unused": lambda t: (FAM + "learnable_assignment: {balance_weight: 0.2}\n", []),
+    "temperature-rises": lambda t: (FAM + LEARN + "learnable_assignment: {temperature_end: 2.0}\n", []),
+    "straight-through-exceeds-epochs": lambda t: (FAM + LEARN, ["learnable_assignment.straight_through_epochs=30",
+                                                                "training.num_epochs=20"]),
+    "isolated-family-unknown": lambda t: (FAM, ["training.category_assignment_config.isolated_families=[nope]"]),
+    "discovery-method-not-implemented": lambda t: (FAM, ["training.category_assignment_config.method=gradient"]),
+    "categories-exceed-max-clusters": lambda t: (FAM, ["training.num_categories_auto=30",
+                                                       "training.max_clusters=10"]),
+    "temporal-encoder-needs-series": lambda t: ("families: {summary: {encoder: PyramidTemporalEncoder}}\n", []),
+    "tabular-encoder-needs-table": lambda t: ("families: {temporal: {encoder: identity}}\n", []),
+    "encoder-needs-fields": lambda t: ("families: {summary: {encoder: initial_cnn}}\n", []),
+    "fields-channels-mismatch": lambda t: ("families: {initial: {encoder: ic_cnn, encoder_params: "
+                                           "{in_channels: 3}}}\n", []),
+    "manual-dim-mismatch": lambda t: ("families: {initial: {encoder: initial_hybrid, encoder_params: "
+                                      "{manual_dim: 14}}}\n", []),
+    "levels-latent-dim-mismatch": lambda t: (FAM + "model: {levels: [{num_tokens: 8, latent_dim: 4}, "
+                                             "{num_tokens: 4, latent_dim: 2}]}\n", []),
+    "compression-ratios-ignored": lambda t: (FAM + "model: {levels: [{num_tokens: 8, latent_dim: 4}], "
+                                             "compression_ratios: '0.5:1'}\n", []),
+    "batch-size-exceeds-data": lambda t: (FAM, ["dataset.synthetic.n_samples=100", "training.batch_size=512"]),
+    "no-validation-rows": lambda t: (FAM, ["dataset.synthetic.n_samples=5", "dataset.val_fraction=0.05"]),
+    "warmup-exceeds-epochs": lambda t: (FAM, ["training.warmup_epochs=30", "training.num_epochs=20"]),
+}
+
+
+def test_every_rule_has_a_case():
+    assert {r.id for r in RULES} == set(CASES)
+
+
+def test_rules_have_unique_ids_and_text():
+    assert len({r.id for r in RULES}) == len(RULES)
+    for r in RULES:
+        assert r.severity in ("error", "warning", "info") and r.summary and r.hint
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_triggers(rule, tmp_path):
+    text, overrides = CASES[rule.id](tmp_path)
+    c = compile_spec(text, overrides=overrides)
+    hits = [d for d in c.diagnostics if d.code == rule.id]
+    assert hits, [d.format() for d in c.diagnostics]
+    assert all(d.severity == rule.severity and d.hint and d.pointer is not None for d in hits)
+    assert c.ok == (not any(d.severity == "error" for d in c.diagnostics))
+
+
+def test_rule_findings_are_located():
+    c = compile_spec("families:\n  summary:\n    encoder: PyramidTemporalEncoder\n")
+    d = [d for d in c.diagnostics if d.code == "temporal-encoder-needs-series"][0]
+    assert (d.file, d.line, d.col) == ("<text>", 3, 14)
+    assert d.pointer == "/families/summary/encoder"
+
+
+def test_identity_initial_is_compatible_with_learnable():
+    c = compile_spec(FAM + LEARN)
+    assert c.diagnostics == [] and c.trainer_type == "LearnableVQVAETrainer"
