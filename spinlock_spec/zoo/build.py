@@ -1,6 +1,7 @@
 """Maintain the bundled zoo folder (``zoo/`` at the top of the repository).
 
     python -m spinlock_spec.zoo.build              # recompute sha256/size of every listed file
+                                                   # (and the spec hash of spec-only entries)
     python -m spinlock_spec.zoo.build --sync-examples
         # copy examples/NAME.yaml over the spec of the newest version of each
         # bundled entry that has one, then recompute the index
@@ -133,6 +134,49 @@ def sync_examples(examples: Path, zoo_root: Path, *, force: bool = False) -> lis
     return updated
 
 
+def compiled_hash(spec_path: Path) -> str | None:
+    """compile's spec hash of a spec file, or None when the compiler is not
+    available or the spec does not compile."""
+    try:
+        from spinlock_spec.compile.compiled import compile_spec
+    except ImportError:
+        return None
+    try:
+        return compile_spec(spec_path).hash
+    except Exception:        # noqa: BLE001 - a maintainer tool: report, do not stop
+        return None
+
+
+def update_spec_hashes(zoo_root: Path) -> list[str]:
+    """Fill ``spec_hash`` of spec-only entries that need no dataset (their
+    resolved spec, hence the hash, does not depend on where a dataset lies).
+    For entries with weights the recorded hash is kept (it is the one the
+    weights were trained with) and a mismatch is reported."""
+    from spinlock_spec.zoo.index import parse_index, write_json_atomic
+
+    data = _read_index_dict(zoo_root)
+    messages = []
+    for entry in data["entries"]:
+        if entry["needs_dataset"]:
+            continue
+        digest = compiled_hash(zoo_root / entry["name"] / entry["version"] / entry["spec"])
+        if digest is None or digest == entry["spec_hash"]:
+            continue
+        ref = f"{entry['name']}@{entry['version']}"
+        if any(f["role"] == "weights" for f in entry["files"]):
+            if entry["spec_hash"]:
+                messages.append(f"warning: {ref}: the spec now compiles to {digest[:12]}, the weights "
+                                f"were recorded with {entry['spec_hash'][:12]}")
+            continue
+        entry["spec_hash"] = digest
+        messages.append(f"spec hash of {ref} set to {digest[:12]}")
+    import json
+
+    parse_index(json.dumps(data).encode(), str(zoo_root / "index.json"))
+    write_json_atomic(zoo_root / "index.json", data)
+    return messages
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spinlock_spec.zoo.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"spec of {ref} synced from examples/")
     for ref in rebuild_index(args.zoo):
         print(f"hashes of {ref} updated")
+    for message in update_spec_hashes(args.zoo):
+        print(message)
     print(f"index: {args.zoo / 'index.json'}")
     return 0
 
