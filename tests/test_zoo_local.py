@@ -113,3 +113,21 @@ def test_stale_staging_of_dead_process_is_removed(tmp_path, zoo_cache):
 def test_missing_registry_folder(tmp_path, zoo_cache):
     with pytest.raises(ZooError, match="does not exist"):
         pull("tiny", registry=str(tmp_path / "nowhere"))
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from spinlock_spec.zoo.fetch import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, expect_bar in ((io.StringIO(), False), (Tty(), True)):
+        monkeypatch.setattr("sys.stderr", stream)
+        bar = Progress("e@1 model.safetensors", 1024 * 1024)
+        for _ in range(4):
+            bar.update(256 * 1024)
+        bar.close()
+        assert ("100.0%" in stream.getvalue()) is expect_bar
