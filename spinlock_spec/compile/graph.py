@@ -143,7 +143,8 @@ def build_graph(spec: dict, info, resolved=None):
         previous = node
     g.add_node("decoder", kind="decoder", source=_src(resolved, ("model",)),
                group_embedding_dim=model["group_embedding_dim"], group_hidden_dim=model["group_hidden_dim"],
-               dropout=model["dropout"], families=list(spec["families"]))
+               dropout=model["dropout"], families=list(spec["families"]),
+               model=copy.deepcopy(model))
     for level in range(count):
         g.add_edge(f"quantizer:{level}", "decoder")
     losses = [(name, training[key], ("training", key)) for name, key in BASE_LOSSES]

@@ -19,7 +19,7 @@ def category_decorrelation(z: torch.Tensor, dim_mask: torch.Tensor) -> torch.Ten
     if k < 2 or b < 2:
         return z.new_zeros(())
     zc = z - z.mean(0, keepdim=True)
-    zc = zc / (zc.pow(2).mean(0, keepdim=True).sqrt() + 1e-5)
+    zc = zc / (zc.pow(2).mean(0, keepdim=True) + 1e-10).sqrt()
     flat = (zc * dim_mask[None]).reshape(b, k * d)
     corr = flat.t() @ flat / b
     cat = torch.arange(k, device=z.device).repeat_interleave(d)
@@ -28,17 +28,28 @@ def category_decorrelation(z: torch.Tensor, dim_mask: torch.Tensor) -> torch.Ten
     return (corr.pow(2) * pair).sum() / pair.sum().clamp(min=1.0)
 
 
-def _pairwise_upper(x: torch.Tensor) -> torch.Tensor:
-    n = x.shape[0]
-    dist = torch.cdist(x, x)
-    iu = torch.triu_indices(n, n, offset=1, device=x.device)
-    return dist[iu[0], iu[1]]
+def _pairwise(x: torch.Tensor) -> torch.Tensor:
+    """[n, n] Euclidean distances via one matmul (diagonal kept away from sqrt(0))."""
+    sq = (x * x).sum(-1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.t())
+    return d2.clamp(min=1e-8).sqrt()
+
+
+def _pearson_offdiag(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson r between two symmetric [n, n] matrices over their off-diagonal
+    entries (each pair counted twice, which leaves r unchanged)."""
+    n = a.shape[0]
+    w = 1.0 - torch.eye(n, device=a.device, dtype=a.dtype)
+    m = w.sum()
+    a = a - (a * w).sum() / m
+    b = b - (b * w).sum() / m
+    return (a * b * w).sum() / (((a * a * w).sum() * (b * b * w).sum() + 1e-16).sqrt())
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a = a - a.mean()
     b = b - b.mean()
-    return (a * b).sum() / (a.norm() * b.norm() + 1e-8)
+    return (a * b).sum() / ((a.pow(2).sum() * b.pow(2).sum() + 1e-16).sqrt())
 
 
 def topographic(inputs: torch.Tensor, latents: torch.Tensor, codes: torch.Tensor,
@@ -54,11 +65,11 @@ def topographic(inputs: torch.Tensor, latents: torch.Tensor, codes: torch.Tensor
     if n < 3:
         zero = latents.new_zeros(())
         return zero, zero + 1.0, zero + 1.0
-    dx = _pairwise_upper(inputs[:n].detach().float())
-    dz = _pairwise_upper(latents[:n].flatten(1).float())
-    dq = _pairwise_upper(codes[:n].flatten(1).float())
-    pre = pearson(dx, dz)
-    post = pearson(dz, dq)
+    dx = _pairwise(inputs[:n].detach().float())
+    dz = _pairwise(latents[:n].flatten(1).float())
+    dq = _pairwise(codes[:n].flatten(1).float().detach())
+    pre = _pearson_offdiag(dx, dz)
+    post = _pearson_offdiag(dz, dq)
     return 0.3 * (1.0 - pre) + 0.7 * (1.0 - post), pre, post
 
 

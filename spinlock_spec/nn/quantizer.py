@@ -235,7 +235,7 @@ class BatchedResidualVQ(nn.Module):
         res = self._last_residuals                                          # [B, K, L, D]
         b = res.shape[0]
         k, levels, c = dead.shape
-        weights = self._last_errors.permute(1, 2, 0).reshape(k * levels, b) + 1e-12
+        weights = self._last_errors.permute(1, 2, 0).reshape(k * levels, b).clamp_min(0) + 1e-12
         rows = torch.multinomial(weights, c, replacement=True).reshape(k, levels, c)
         flat = res.permute(1, 2, 0, 3).reshape(k * levels * b, self.dim)
         base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)

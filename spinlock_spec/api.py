@@ -1,0 +1,366 @@
+"""Python API, mirroring the CLI (which is a thin layer over it).
+
+    import spinlock_spec as ss
+    compiled = ss.compile_spec("examples/static_baseline.yaml")
+    result = ss.train("examples/static_baseline.yaml", epochs=5, out="runs/demo")
+    run = ss.load_run(result.run_dir)
+    tokens = ss.encode(run, "data.h5")["tokens"]          # [N, categories, levels]
+
+Heavy imports (torch, scikit-learn) happen inside the functions that need them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from spinlock_spec.errors import CheckpointError, DataError, SpecError
+from spinlock_spec.logs import get_logger
+
+CONFIG_FILE = "config.yaml"
+NORMALIZATION_FILE = "normalization_stats.npz"
+INITIAL_CATEGORIES_FILE = "initial_categories.json"
+LEARNABLE_BANNER = ("[LEARNABLE ASSIGNMENT MODE]",
+                    "Creating learnable categorical VQ-VAE with end-to-end assignment learning")
+
+
+# --------------------------------------------------------------------------- compile
+def compile_spec(spec, overrides: Sequence[str] = (), data=None):
+    """Load, validate and compile a spec (path, ``zoo:NAME``, YAML text or dict)."""
+    from spinlock_spec.compile import compile_spec as _compile
+
+    return _compile(_spec_source(spec), data=data, overrides=tuple(overrides))
+
+
+def _spec_source(spec):
+    if isinstance(spec, str) and spec.startswith("zoo:"):
+        from spinlock_spec.zoo import resolve_spec_ref
+
+        return resolve_spec_ref(spec)
+    if isinstance(spec, str) and "\n" not in spec:
+        return Path(spec)
+    return spec
+
+
+def _require_ok(compiled) -> None:
+    if not compiled.ok:
+        raise SpecError("the spec has errors; see `spinlock-spec compile` for details",
+                        code="E100", diagnostics=compiled.errors)
+
+
+def _report_diagnostics(compiled, log) -> None:
+    for diag in compiled.diagnostics:
+        if diag.severity == "warning":
+            log.warning(diag.message)
+        elif diag.severity == "info":
+            log.debug(diag.message)
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class PreparedData:
+    train: Any                  # data.Dataset, cleaned and normalized
+    val: Any
+    preprocessor: Any           # data.Preprocessor fitted on the training split
+    source: str
+
+
+def load_data(compiled, data=None):
+    """The raw dataset a compiled spec asks for (``data`` overrides the spec's path)."""
+    from spinlock_spec.build.families import fields_families, fields_only_families
+    from spinlock_spec.data.sources import load_from_config
+
+    graph = compiled.graph
+    names = [n for n in compiled.spec["families"]]
+    return load_from_config(compiled.spec["dataset"], names, need_fields=fields_families(graph),
+                            fields_only=fields_only_families(graph),
+                            path_override=str(data) if data is not None else None)
+
+
+def prepare_data(compiled, data=None, preprocessor=None) -> PreparedData:
+    """Load, split (deterministic for the spec's seed), clean and normalize.
+
+    Statistics are fitted on the training split only, unless ``preprocessor`` (a
+    saved one) is given."""
+    from spinlock_spec.data.preprocess import fit_preprocessor
+
+    spec = compiled.spec
+    dataset = load_data(compiled, data)
+    train, val = dataset.split(float(spec["dataset"]["val_fraction"]), int(spec["random_seed"]))
+    batch = int(spec["training"]["batch_size"])
+    if train.n_samples < batch:
+        raise DataError(f"{dataset.source}: the training split has {train.n_samples} rows, fewer than "
+                        f"one batch (training.batch_size = {batch})", code="D020",
+                        hint="lower training.batch_size or use more rows (dataset.max_samples)")
+    if val.n_samples < 1:
+        raise DataError(f"{dataset.source}: the validation split is empty", code="D021",
+                        hint="raise dataset.val_fraction or use more rows")
+    if preprocessor is None:
+        preprocessor = fit_preprocessor(train, spec["feature_cleaning"], spec["normalization_method"])
+    return PreparedData(preprocessor.transform(train), preprocessor.transform(val), preprocessor,
+                        dataset.source)
+
+
+# --------------------------------------------------------------------------- build
+@dataclass
+class BuiltModel:
+    model: Any
+    families: list
+    slots: list
+    initial: Any                 # build.categories.InitialCategories
+
+
+def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | None = None,
+                log=None) -> BuiltModel:
+    """Families, initial categories (clustering / mapping file / given) and the model."""
+    from spinlock_spec.build.categories import InitialCategories, feature_ari, true_feature_labels
+    from spinlock_spec.build.categories import initial_categories
+    from spinlock_spec.build.families import family_inputs, feature_layout
+    from spinlock_spec.build.model_builder import build_model as _build
+
+    log = log or get_logger()
+    graph = compiled.graph
+    learnable = compiled.assignment_mode == "learnable"
+    families = family_inputs(graph, prepared.train)
+    slots = feature_layout(families)
+    names = _feature_names(families, slots)
+    if learnable:
+        for line in LEARNABLE_BANNER:
+            log.info(line)
+    if categories is not None:
+        labels = true_feature_labels(slots, prepared.train)
+        initial = InitialCategories(categories, "saved", labels,
+                                    feature_ari(labels, categories) if labels else None)
+    else:
+        if learnable:
+            source = "mapping file" if graph.nodes["assignment"].get("category_mapping_file") else "clustering"
+            log.info(f"Initializing assignment matrix from {source}...")
+        else:
+            log.info("Auto-discovering categories" if not graph.nodes["assignment"].get(
+                "category_mapping_file") else "Loading categories from mapping file")
+        initial = initial_categories(graph, slots, names, prepared.train, int(compiled.spec["random_seed"]))
+    sizes = ", ".join(str(len(c)) for c in initial.categories)
+    line = f"  {len(initial.categories)} categories from {initial.source} (features per category: {sizes})"
+    if initial.ari is not None:
+        line += f"; ARI vs planted groups: {initial.ari:.3f}"
+    log.info(line)
+    try:
+        model = _build(graph, families, initial.categories)
+    except ValueError as exc:
+        raise SpecError(f"cannot build the model: {exc}", code="E300") from None
+    return BuiltModel(model, families, slots, initial)
+
+
+def _feature_names(families, slots) -> list[str]:
+    names = []
+    for fam, slot in zip(families, slots):
+        if slot.identity and fam.column_names:
+            names += [f"{fam.name}:{c}" for c in fam.column_names]
+        else:
+            names += [f"{fam.name}:emb{j}" for j in range(slot.stop - slot.start)]
+    return names
+
+
+# --------------------------------------------------------------------------- train
+@dataclass
+class TrainResult:
+    run_dir: Path | None
+    history: dict
+    model: Any
+    compiled: Any
+    initial_ari: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _overrides_for(epochs, batch_size, learning_rate, device) -> list[str]:
+    out = []
+    if epochs is not None:
+        out.append(f"training.num_epochs={int(epochs)}")
+    if batch_size is not None:
+        out.append(f"training.batch_size={int(batch_size)}")
+    if learning_rate is not None:
+        out.append(f"training.learning_rate={float(learning_rate)!r}")
+    if device is not None:
+        out.append(f"training.device={device}")
+    return out
+
+
+def _spec_name(spec) -> str:
+    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec):
+        text = str(spec)
+        if text.startswith("zoo:"):
+            return text[4:].split("@")[0]
+        return Path(text).stem
+    return "spec"
+
+
+def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | None = None,
+          out=None, runs_root="runs", device: str | None = None, batch_size: int | None = None,
+          learning_rate: float | None = None, resume=None, init_from=None, quiet: bool = False,
+          log_format: str = "text", dry_run: bool = False, progress: bool = True) -> TrainResult:
+    """Compile ``spec`` and train it; the run folder is ``out`` or ``runs_root/<name>-<time>``.
+
+    ``resume``: a run folder to continue (its config.yaml is the spec when ``spec`` is None).
+    ``init_from``: a run folder or ``zoo:NAME`` whose weights start the training.
+    """
+    from spinlock_spec.build.model_builder import trainer_class
+    from spinlock_spec.train.run_dir import RunDir
+
+    log = get_logger()
+    extra = _overrides_for(epochs, batch_size, learning_rate, device) + list(overrides)
+    resume_dir = Path(resume) if resume is not None else None
+    if resume_dir is not None:
+        _check_run_folder(resume_dir)
+        if spec is None:
+            spec = resume_dir / CONFIG_FILE
+    if spec is None:
+        raise SpecError("no spec given", code="E001", hint="spinlock-spec train SPEC.yaml")
+    compiled = compile_spec(spec, extra, data=data)
+    _require_ok(compiled)
+    _report_diagnostics(compiled, log)
+    spec_ = compiled.spec
+
+    saved_pre, saved_categories = None, None
+    if resume_dir is not None:
+        saved_pre, saved_categories = _saved_state(resume_dir)
+    prepared = prepare_data(compiled, data, preprocessor=saved_pre)
+    built = build_model(compiled, prepared, categories=saved_categories, log=log)
+    if init_from is not None:
+        _init_weights(built.model, init_from, log)
+    if dry_run:
+        log.info(f"Dry run: {compiled.model_class} with {len(built.initial.categories)} categories and "
+                 f"{sum(p.numel() for p in built.model.parameters()):,} parameters; "
+                 f"{compiled.trainer_type} would train {prepared.train.n_samples} rows. Nothing written.")
+        return TrainResult(None, {}, built.model, compiled, built.initial.ari)
+
+    run = RunDir(resume_dir) if resume_dir is not None else (
+        RunDir(Path(out)) if out is not None else RunDir.new(runs_root, _spec_name(spec)))
+    if resume_dir is None:
+        _start_run_folder(run, compiled, prepared, built)
+    cls = trainer_class(compiled.graph)
+    trainer = cls(built.model, prepared.train.arrays, prepared.val.arrays, spec_["training"],
+                  spec_["learnable_assignment"], run_dir=run, log=log, seed=int(spec_["random_seed"]),
+                  spec_hash=compiled.hash, quiet=quiet, log_format=log_format,
+                  true_labels=built.initial.true_labels, progress=progress,
+                  metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
+                            "trainer_type": compiled.trainer_type})
+    if resume_dir is not None:
+        done = trainer.resume_from(run, check_spec_hash=False)
+        log.info(f"Resuming {run.path} after epoch {done}")
+    history = trainer.fit(int(spec_["training"]["num_epochs"]))
+    log.info(f"Run folder: {run.path}")
+    return TrainResult(Path(run.path), history, trainer.model, compiled, built.initial.ari)
+
+
+def _check_run_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run folder", code="E400")
+    if not (path / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{path}: not a spinlock-spec run folder (no {CONFIG_FILE})", code="E400")
+
+
+def _start_run_folder(run, compiled, prepared, built) -> None:
+    from spinlock_spec.spec import dump_resolved
+
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_text(CONFIG_FILE, dump_resolved(compiled.spec))
+    run.write_npz(NORMALIZATION_FILE, prepared.preprocessor.to_npz_dict())
+    run.write_json(INITIAL_CATEGORIES_FILE, {
+        "source": built.initial.source, "ari": built.initial.ari,
+        "categories": built.initial.categories, "spec_hash": compiled.hash})
+
+
+def _saved_state(run_dir: Path):
+    from spinlock_spec.data.preprocess import Preprocessor
+
+    pre = Preprocessor.load(run_dir / NORMALIZATION_FILE)
+    try:
+        saved = json.loads((run_dir / INITIAL_CATEGORIES_FILE).read_text())
+        categories = [[int(i) for i in c] for c in saved["categories"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{run_dir / INITIAL_CATEGORIES_FILE}: unreadable ({exc})", code="E401") from None
+    return pre, categories
+
+
+def _init_weights(model, source, log) -> None:
+    """Fine-tune start: copy weights from a run folder / zoo entry when the architecture matches."""
+    from spinlock_spec.train.checkpoint import load_model, model_state_tensors
+
+    folder = _model_folder(source)
+    other, _ = load_model(folder)
+    mine, theirs = model_state_tensors(model), model_state_tensors(other)
+    problems = []
+    for key in sorted(set(mine) | set(theirs)):
+        if key not in theirs:
+            problems.append(f"{key}: missing in {source}")
+        elif key not in mine:
+            problems.append(f"{key}: not in this model")
+        elif tuple(mine[key].shape) != tuple(theirs[key].shape):
+            problems.append(f"{key}: shape {tuple(theirs[key].shape)} in {source}, "
+                            f"{tuple(mine[key].shape)} here")
+    if problems:
+        shown = "\n  ".join(problems[:12]) + ("\n  ..." if len(problems) > 12 else "")
+        raise CheckpointError(f"--init-from {source}: the architecture does not match this spec:\n  {shown}",
+                              code="E410", hint="compare the specs with `spinlock-spec diff`")
+    model.load_state_dict(other.state_dict())
+    log.info(f"Initialized weights from {source}")
+
+
+def _model_folder(source) -> Path:
+    text = str(source)
+    if text.startswith("zoo:"):
+        from spinlock_spec.zoo import entry_dir
+
+        return Path(entry_dir(text))
+    return Path(text)
+
+
+# --------------------------------------------------------------------------- runs and encode
+@dataclass
+class Run:
+    path: Path
+    model: Any
+    metadata: dict
+    compiled: Any
+    preprocessor: Any
+
+
+def load_run(path, which: str = "best") -> Run:
+    """A trained run (a run folder or a pulled zoo entry ``zoo:NAME``)."""
+    from spinlock_spec.data.preprocess import Preprocessor
+    from spinlock_spec.train.checkpoint import load_model
+
+    folder = _model_folder(path)
+    _check_run_folder(folder)
+    compiled = compile_spec(folder / CONFIG_FILE)
+    model, meta = load_model(folder, which=which)
+    pre = Preprocessor.load(folder / NORMALIZATION_FILE)
+    return Run(folder, model, meta, compiled, pre)
+
+
+def encode(run: Run | str | Path, data, *, batch_size: int = 4096, reconstructions: bool = False) -> dict:
+    """Token ids [N, categories, levels] of every row of ``data`` (a dataset file)."""
+    import numpy as np
+    import torch
+
+    if not isinstance(run, Run):
+        run = load_run(run)
+    dataset = run.preprocessor.transform(load_data(run.compiled, data))
+    arrays = {k: torch.as_tensor(np.asarray(v)) for k, v in dataset.arrays.items()}
+    n = dataset.n_samples
+    codes, recon = [], {}
+    model = run.model
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = {k: v[start:start + batch_size] for k, v in arrays.items()}
+            c = model.encode(batch)
+            codes.append(c.cpu())
+            if reconstructions:
+                for fam, value in model.decode_codes(c).items():
+                    recon.setdefault(fam, []).append(value.cpu())
+    result = {"tokens": torch.cat(codes).numpy().astype(np.int64),
+              "codebook_sizes": model.codebook_sizes.cpu().numpy()}
+    for fam, parts in recon.items():
+        result[f"reconstruction/{fam}"] = torch.cat(parts).numpy()
+    return result

@@ -1,0 +1,1 @@
+"""build layer (see docs/architecture.md)."""
