@@ -17,7 +17,7 @@ LEVELS = [(8, 2), (4, 2)]
 MODEL_CFG = {"group_hidden_dim": 16, "group_embedding_dim": 8, "dropout": 0.1, "topo_samples": 64}
 
 
-def planted_arrays(n: int = 360, seed: int = 0, with_mlp_family: bool = True) -> dict[str, torch.Tensor]:
+def planted_arrays(n: int = 240, seed: int = 0, with_mlp_family: bool = True) -> dict[str, torch.Tensor]:
     """``summary`` [n, 12]: 3 groups of 4 noisy copies of one latent each (standardized);
     ``architecture`` [n, 5] (encoded by an MLP) driven by the same latents."""
     rng = np.random.default_rng(seed)
@@ -33,7 +33,7 @@ def planted_arrays(n: int = 360, seed: int = 0, with_mlp_family: bool = True) ->
     return out
 
 
-def split(arrays: dict[str, torch.Tensor], n_val: int = 60):
+def split(arrays: dict[str, torch.Tensor], n_val: int = 48):
     return ({k: v[n_val:] for k, v in arrays.items()}, {k: v[:n_val] for k, v in arrays.items()})
 
 
