@@ -72,10 +72,15 @@ def load_data(compiled, data=None):
     from spinlock_spec.data.sources import load_from_config
 
     graph = compiled.graph
-    names = [n for n in compiled.spec["families"]]
-    return load_from_config(compiled.spec["dataset"], names, need_fields=fields_families(graph),
-                            fields_only=fields_only_families(graph),
-                            path_override=str(data) if data is not None else None)
+    names = list(compiled.spec["families"])
+    wanted = fields_families(graph)
+    dataset = load_from_config(compiled.spec["dataset"], names, need_fields=wanted,
+                               fields_only=fields_only_families(graph),
+                               path_override=str(data) if data is not None else None)
+    unused = [k for k in dataset.arrays if k.endswith("/fields") and k.rsplit("/", 1)[0] not in wanted]
+    for key in unused:       # raw fields no encoder reads: not normalized, not stored
+        del dataset.arrays[key]
+    return dataset
 
 
 def prepare_data(compiled, data=None, preprocessor=None) -> PreparedData:

@@ -1,0 +1,39 @@
+"""``spinlock-spec encode RUN --data FILE --out tokens.npz``: token ids for every row."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("encode")
+@click.argument("run", required=False, type=str)
+@click.option("--model", "model", type=str, default=None, help="A run folder or zoo:NAME (instead of RUN).")
+@click.option("--data", "data", required=True, type=str, help="Dataset file (HDF5 spinlock layout or NPZ).")
+@click.option("--out", "out", type=str, default="tokens.npz", show_default=True, help="Output NPZ file.")
+@click.option("--which", type=click.Choice(["best", "final"]), default="best", show_default=True,
+              help="Which weights of the run.")
+@click.option("--reconstructions", is_flag=True, help="Also store the reconstruction of each family.")
+def encode_cmd(run, model, data, out, which, reconstructions):
+    """Write the token ids [N, categories, levels] of every row of --data to an NPZ file.
+
+    The run's own normalization statistics and categories are applied."""
+    import numpy as np
+
+    from spinlock_spec import api
+    from spinlock_spec.train.run_dir import atomic_write_bytes
+
+    source = run or model
+    if source is None:
+        raise click.UsageError("give a RUN folder or --model RUN|zoo:NAME")
+    loaded = api.load_run(source, which=which)
+    result = api.encode(loaded, data, reconstructions=reconstructions)
+    names = [str(c.get("name", i)) if isinstance(c, dict) else str(i)
+             for i, c in enumerate(loaded.metadata.get("categories") or [])]
+    if names:
+        result["category_names"] = np.array(names)
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **result)
+    atomic_write_bytes(out, buf.getvalue())
+    tokens = result["tokens"]
+    click.echo(f"Wrote {out}: tokens {tuple(tokens.shape)} (rows, categories, levels) from {loaded.path}")

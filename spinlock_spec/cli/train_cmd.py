@@ -1,0 +1,59 @@
+"""``spinlock-spec train SPEC``: compile the spec and train it (also the original's flags)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("train")
+@click.argument("spec", required=False, type=str)
+@click.option("--config", "config", type=str, default=None, help="The spec (the original tool's flag).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override training.num_epochs.")
+@click.option("--data", "--input", "data", type=str, default=None,
+              help="Dataset file (HDF5 spinlock layout or NPZ); default: the spec's, or the embedded synthetic data.")
+@click.option("--out", "--output", "out", type=str, default=None,
+              help="Run folder (default runs/<spec-name>-<timestamp>).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Where to train (default: the spec's training.device, auto = cuda when available).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a spec value, e.g. --set training.batch_size=64. Repeatable.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override training.batch_size.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override training.learning_rate.")
+@click.option("--resume", "--resume-from", "resume", type=str, default=None,
+              help="Continue the run in this folder (optimizer, schedule, RNG and epoch restored).")
+@click.option("--init-from", type=str, default=None,
+              help="Start from the weights of a run folder or zoo:NAME (same architecture).")
+@click.option("--no-torch-compile", is_flag=True, help="Never use torch.compile.")
+@click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing.")
+@click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")
+@click.option("--quiet", "-q", is_flag=True, help="Warnings and the final summary only.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per event on stdout.")
+def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
+              init_from, no_torch_compile, dry_run, verbose, quiet, log_format):
+    """Train the tokenizer described by SPEC (a file or zoo:NAME).
+
+    Prints the build, trainer and per-epoch indicators, and writes the run folder:
+    best/final weights (safetensors + JSON), normalization_stats.npz,
+    training_history.json, metrics.jsonl, categories.json and config.yaml."""
+    from spinlock_spec import api
+    from spinlock_spec.logs import configure
+    from spinlock_spec.train.trainer import TrainingInterrupted
+
+    if spec and config and spec != config:
+        raise click.UsageError("give the spec once (SPEC or --config)")
+    spec = spec or config
+    if spec is None and resume is None:
+        raise click.UsageError("missing SPEC (or --resume RUN)")
+    configure(quiet=quiet or log_format == "json", verbose=verbose)
+    extra = list(overrides)
+    if no_torch_compile:
+        extra.append("training.use_torch_compile=false")
+    try:
+        api.train(spec, overrides=extra, data=data, epochs=epochs, out=out, device=device,
+                  batch_size=batch_size, learning_rate=learning_rate, resume=resume, init_from=init_from,
+                  quiet=quiet, log_format=log_format, dry_run=dry_run)
+    except TrainingInterrupted:
+        sys.exit(130)
