@@ -87,7 +87,7 @@ class TrainingConfig:
                   ) -> "TrainingConfig":
         t = dict(training or {})
         d = cls()
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | {"use_bf16", "mixed_precision"}
         precision = str(_pick(t, "precision", d.precision)).lower()
         if precision in ("bf16-mixed", "bfloat16"):
             precision = "bf16"

@@ -122,6 +122,7 @@ class VQVAETrainer:
             raise UserError("the validation split is empty")
 
         self.weights = self.cfg.loss_weights
+        self._weight_vectors: dict[tuple[str, ...], torch.Tensor] = {}
         self.use_cuda = self.device.type == "cuda"
         self.autocast_bf16 = self.use_cuda and self.cfg.precision == "bf16"
         self._forward = self.model
@@ -207,7 +208,11 @@ class VQVAETrainer:
         """(weighted terms [T], raw terms [T]) in ``names`` order (absent term = 0)."""
         zero = torch.zeros((), device=self.device)
         raw = torch.stack([terms[n].float() if n in terms else zero for n in names])
-        w = torch.tensor([self._term_weight(n) for n in names], device=self.device)
+        key = tuple(names)
+        w = self._weight_vectors.get(key)
+        if w is None:      # built once per term list: no host->device copy per batch
+            w = self._weight_vectors[key] = torch.tensor([self._term_weight(n) for n in names],
+                                                         device=self.device)
         return raw * w, raw
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
