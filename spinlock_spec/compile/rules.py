@@ -273,15 +273,6 @@ def levels_latent_dim(ctx):
                       + ": residual levels quantize the same vector", ("model", "levels"))
 
 
-@rule("compression-ratios-ignored", "warning", "compression_ratios has no effect with explicit levels",
-      "remove compression_ratios or use levels: []")
-def ratios_ignored(ctx):
-    m = ctx.spec["model"]
-    if m["levels"] and m["compression_ratios"] != "auto" and ctx.explicit(("model", "compression_ratios")):
-        yield Finding(f"compression_ratios {m['compression_ratios']!r} is ignored: levels are given",
-                      ("model", "compression_ratios"))
-
-
 # --------------------------------------------------------------------------- training vs data
 
 
