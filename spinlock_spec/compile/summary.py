@@ -22,6 +22,7 @@ def summary_text(compiled, *, name: str = "") -> str:
     for fam in spec["families"]:
         f, e = g.nodes[f"family:{fam}"], g.nodes[f"encoder:{fam}"]
         extra = f" + fields {_shape(f['fields_shape'])}" if f["fields_shape"] and e["needs_fields"] else ""
+        extra += " (variable length)" if f["variable_length"] else ""
         out = "?" if e["out_dim"] is None else e["out_dim"]
         lines.append(f"  {fam:<{width}}  {_shape(f['shape'])}{extra} -> {e['encoder']} -> {out} features")
     fuse = g.nodes["fuse"]

@@ -103,14 +103,15 @@ def _resolve_ref(ref: str, here: Path, origin: Origin | None, chain) -> Path:
 def load_file(path: Path, *, stack: tuple = (), chain: tuple = (), origin: Origin | None = None):
     """Load ``path`` with its bases merged.  Returns (data, positions, files)."""
     name = display_name(path)
+    via = chain[:-1]          # files leading to the one holding ``origin`` (the extends entry)
     chain = chain + (name,)
     if len(stack) > MAX_DEPTH:
-        _fail("E107", f"extends chain deeper than {MAX_DEPTH} files", origin=origin, chain=chain)
+        _fail("E107", f"extends chain deeper than {MAX_DEPTH} files", origin=origin, chain=via)
     real = os.path.realpath(path)
     if real in stack:
-        _fail("E107", "extends cycle: " + " -> ".join(chain), origin=origin, chain=chain[:-1],
+        _fail("E107", "extends cycle: " + " -> ".join(chain), origin=origin, chain=via,
               hint="remove one of the extends entries")
-    text = read_text(path, origin=origin, chain=chain[:-1])
+    text = read_text(path, origin=origin, chain=via)
     data, positions = parse_yaml(text, name, chain)
     return _compose(data, positions, path, name, stack + (real,), chain)
 
@@ -138,7 +139,7 @@ def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, ch
     merged_pos = Positions()
     for i, ref in enumerate(refs):
         o = positions.values.get(("extends", i), ref_origin) if len(refs) > 1 else ref_origin
-        base_path = _resolve_ref(ref, path, o, chain)
+        base_path = _resolve_ref(ref, path, o, chain[:-1])
         b_data, b_pos, b_files = load_file(base_path, stack=stack, chain=chain, origin=o)
         merge_into(merged, merged_pos, b_data, b_pos)
         files += [f for f in b_files if f not in files]
