@@ -184,3 +184,20 @@ def test_dump_resolved_compiles_again():
     assert again.data == r.data
     assert [d.code for d in again.diagnostics] == [d.code for d in r.diagnostics if d.code == "W301"]
     assert dump_resolved(r).startswith("# yaml-language-server: $schema=")
+
+
+def test_non_finite_numbers_are_rejected():
+    errs = _errors(MINIMAL + "training: {learning_rate: .nan}\nrandom_seed: 1e400\n")
+    assert sorted((e.code, e.pointer) for e in errs) == [("E204", "/random_seed"),
+                                                         ("E204", "/training/learning_rate")]
+
+
+def test_integral_floats_become_integers():
+    r = resolve(MINIMAL + "training: {batch_size: 1e3}\n")
+    assert r.data["training"]["batch_size"] == 1000 and isinstance(r.data["training"]["batch_size"], int)
+
+
+def test_deep_nesting_is_refused():
+    with pytest.raises(SpecError) as info:
+        resolve("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert info.value.diagnostics[0].code == "E105"

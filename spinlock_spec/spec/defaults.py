@@ -26,6 +26,8 @@ def _fill(value, schema: dict, path: tuple, positions: Positions):
         return value
     if isinstance(value, int) and "number" in types and "integer" not in types:
         return float(value)
+    if isinstance(value, float) and "integer" in types and "number" not in types and value.is_integer():
+        return int(value)
     if isinstance(value, dict):
         props = schema.get("properties", {})
         for key, sub in props.items():

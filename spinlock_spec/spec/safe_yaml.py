@@ -196,9 +196,13 @@ def parse_yaml(text: str, file: str, chain: tuple[str, ...] = ()) -> tuple[objec
     except YAMLError as exc:
         raise SpecError(f"{file}: YAML syntax error", code="E100",
                         diagnostics=[_yaml_error(exc, file, chain)]) from None
-    except (ValueError, TypeError, RecursionError, AttributeError, KeyError, IndexError) as exc:
+    except RecursionError:
+        raise SpecError(f"{file}: nested too deeply", code="E105", diagnostics=[Diagnostic(
+            "E105", "document is nested too deeply to read", file=file, pointer="",
+            hint="a spec needs only a few levels of nesting")]) from None
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
         raise SpecError(f"{file}: cannot parse YAML", code="E100",
-                        diagnostics=[Diagnostic("E100", f"YAML parse failure: {exc}", file=file)]) from None
+                        diagnostics=[Diagnostic("E100", f"YAML parse failure: {exc}", file=file, pointer="")]) from None
     if node is None:
         return None, Positions()
     reader = _Reader(file, chain)

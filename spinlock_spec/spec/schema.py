@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from functools import lru_cache
 
 from spinlock_spec.errors import Diagnostic
@@ -128,7 +129,8 @@ def _error_diagnostics(err, positions: Positions) -> list[Diagnostic]:
     if kind == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return [_diag("E201", f"{where} must be {want}, not {_type_name(inst)} {_short(inst)}", positions, path,
+        shown = "null" if inst is None else f"{_type_name(inst)} {_short(inst)}"
+        return [_diag("E201", f"{where} must be {want}, not {shown}", positions, path,
                       hint="write the value without quotes" if isinstance(inst, str) and want != "string"
                       else None)]
     if kind in _RANGE:
@@ -152,14 +154,28 @@ def _error_diagnostics(err, positions: Positions) -> list[Diagnostic]:
     return [_diag("E205", f"{where}: {err.message}", positions, path)]
 
 
+def _non_finite(value, path=()):
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _non_finite(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, path + (i,))
+
+
 def validate(doc, positions: Positions) -> list[Diagnostic]:
     """Every schema problem of ``doc`` as a located diagnostic (empty when valid)."""
-    out: list[Diagnostic] = []
-    seen = set()
+    out: list[Diagnostic] = [
+        _diag("E204", f"{dotted(p)} must be a finite number", positions, p, hint="write a finite value")
+        for p in _non_finite(doc)]
+    flagged = {d.pointer for d in out}
+    seen: set = set()
     for err in validator().iter_errors(doc):
         for d in _error_diagnostics(err, positions):
             key = (d.code, d.pointer, d.message)
-            if key not in seen:
+            if key not in seen and d.pointer not in flagged:
                 seen.add(key)
                 out.append(d)
     return out
