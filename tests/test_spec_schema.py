@@ -199,5 +199,8 @@ def test_integral_floats_become_integers():
 
 def test_deep_nesting_is_refused():
     with pytest.raises(SpecError) as info:
-        resolve("a: " + "[" * 5000 + "]" * 5000 + "\n")
+        resolve("a: " + "[" * 1200 + "]" * 1200 + "\n")
+    assert info.value.diagnostics[0].line == 1
+    with pytest.raises(SpecError) as info:
+        resolve("a:\n" + "".join(" " * i + "- \n" for i in range(0, 1400, 2)))
     assert info.value.diagnostics[0].code == "E105"

@@ -18,6 +18,36 @@ _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _MERGE = _CORE + "merge"
 MAX_NODES = 200_000          # guards against alias expansion bombs
+MAX_FLOW_DEPTH = 64          # flow collections nested deeper are refused before parsing
+
+
+def _flow_depth_exceeded(text: str) -> tuple[int, int] | None:
+    """(line, col) where ``[``/``{`` nesting first exceeds MAX_FLOW_DEPTH, ignoring quoted text and
+    comments.  The YAML scanner is slow (and recursive) on deep nesting, so check cheaply first."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return None
+    depth, quote, line, col, comment = 0, None, 1, 0, False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, comment = line + 1, 0, False
+            continue
+        if comment:
+            continue
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
 
 
 class _Reader:
@@ -190,6 +220,11 @@ def parse_yaml(text: str, file: str, chain: tuple[str, ...] = ()) -> tuple[objec
     from ruamel.yaml.error import YAMLError
 
     chain = chain or (file,)
+    deep = _flow_depth_exceeded(text)
+    if deep is not None:
+        raise SpecError(f"{file}: nested too deeply", code="E105", diagnostics=[Diagnostic(
+            "E105", f"flow collections nested deeper than {MAX_FLOW_DEPTH} levels", file=file, line=deep[0],
+            col=deep[1], pointer="", hint="a spec needs only a few levels of nesting")])
     yaml = YAML(typ="rt", pure=True)
     try:
         node = yaml.compose(text)
