@@ -56,6 +56,8 @@ def test_learnable_simple_test_graph():
     assert g.nodes["assignment"]["learnable"]["temperature_end"] == 0.1
     assert g.nodes["quantizer:0"]["num_tokens"] is None
     assert g.nodes["loss:assign_balance"]["weight"] == 0.05
+    assert g.nodes["decoder"]["model"] == c.spec["model"]
+    assert g.nodes["trainer"]["training"] == c.spec["training"]
 
 
 def test_explicit_levels_give_quantizer_nodes():
