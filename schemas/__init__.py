@@ -1,0 +1,1 @@
+"""JSON Schema files shipped with spinlock-spec (installed as spinlock_spec._schemas)."""
