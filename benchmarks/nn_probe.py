@@ -53,6 +53,7 @@ def planted(n: int, groups: int, per_group: int = 15, noise: float = 0.3, seed: 
 
 def utilization(codes: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
     """[K, L] fraction of each codebook used by codes [N, K, L]."""
+    codes, sizes = codes.cpu(), sizes.cpu()
     k, levels = sizes.shape
     used = torch.zeros(k, levels)
     for c in range(k):
@@ -79,13 +80,17 @@ def run(args) -> dict:
     perm = np.random.default_rng(args.seed).permutation(len(x))
     tr, va = x[perm[n_val:]], x[perm[:n_val]]
     mu, sd = tr.mean(0), tr.std(0) + 1e-8                          # fitted on the training split only
-    xt, xv = torch.from_numpy((tr - mu) / sd), torch.from_numpy((va - mu) / sd)
+    dev = torch.device(args.device)
+    xt, xv = torch.from_numpy((tr - mu) / sd).to(dev), torch.from_numpy((va - mu) / sd).to(dev)
     cats = [np.flatnonzero(groups == g).tolist() for g in range(args.groups)]
     fam = FamilyInput("summary", "identity", {}, "tabular", (x.shape[1],))
     cfg = json.loads(args.model_cfg) if args.model_cfg else {}
     cls = LearnableCategoricalVQVAE if args.mode == "learnable" else CategoricalHierarchicalVQVAE
-    model = cls([fam], cats, None, cfg)
+    levels = json.loads(args.levels) if args.levels else None
+    model = cls([fam], cats, levels, cfg).to(dev)
     if args.quantizer == "vqp":
+        import sys, os
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from vqp_adapter import use_vector_quantize_pytorch  # benchmarks/vqp_adapter.py
         use_vector_quantize_pytorch(model)
     params = sum(p.numel() for p in model.parameters())
@@ -98,7 +103,7 @@ def run(args) -> dict:
     steps_per_epoch = len(xt) // bs
     eval_every = max(1, steps_per_epoch // 4)
     for epoch in range(args.epochs):
-        order = torch.randperm(len(xt))
+        order = torch.randperm(len(xt), device=dev)
         for step in range(steps_per_epoch):
             t0 = time.perf_counter()
             out = model({"summary": xt[order[step * bs:(step + 1) * bs]]})
@@ -106,6 +111,8 @@ def run(args) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
             train_time += time.perf_counter() - t0
             if t_065 is None and (step % eval_every == 0 or epoch < 2):
                 q, _ = evaluate(model, xv)
@@ -113,12 +120,12 @@ def run(args) -> dict:
                     t_065 = train_time
         q, util = evaluate(model, xv)
         history.append({"epoch": epoch + 1, "quality": round(q, 4), "util_min": round(float(util.min()), 3),
-                        "time": round(train_time, 2), "terms": {k: round(float(v), 4) for k, v in out.terms.items()}})
+                        "time": round(train_time, 2), "terms": {k: round(float(v.detach()), 4) for k, v in out.terms.items()}})
         if args.verbose:
             print(json.dumps(history[-1]), flush=True)
     q, util = evaluate(model, xv)
     samples = args.epochs * steps_per_epoch * bs
-    return {"source": source, "n": args.n, "groups": args.groups, "mode": args.mode, "quantizer": args.quantizer,
+    return {"tag": args.tag, "source": source, "n": args.n, "groups": args.groups, "mode": args.mode, "quantizer": args.quantizer,
             "params": params, "samples_per_s": round(samples / train_time), "train_time_s": round(train_time, 1),
             "time_to_0.65_s": None if t_065 is None else round(t_065, 2), "quality": round(q, 4),
             "util_min": round(float(util.min()), 3), "util_mean": round(float(util.mean()), 3),
@@ -137,6 +144,9 @@ def main():
     ap.add_argument("--mode", choices=["static", "learnable"], default="static")
     ap.add_argument("--quantizer", choices=["own", "vqp"], default="own")
     ap.add_argument("--model-cfg", default="", help="JSON overrides of the model section")
+    ap.add_argument("--levels", default="", help='JSON [[num_tokens, latent_dim], ...] for every category')
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tag", default="")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--verbose", action="store_true")

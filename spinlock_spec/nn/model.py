@@ -25,6 +25,7 @@ from .losses import assignment_balance, assignment_orthogonality, category_decor
 from .quantizer import BatchedResidualVQ
 from .sizing import auto_levels
 
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}
 CONFIG_FORMAT = "spinlock-spec/categorical-vqvae"
 CONFIG_VERSION = 1
 
@@ -34,6 +35,7 @@ MODEL_DEFAULTS = {
     "group_embedding_dim": 32,     # width of each category's embedding (LayerNorm) before the latent projection
     "commitment_cost": 0.25,       # beta of the commitment loss
     "decay": 0.99,                 # EMA decay of the codebooks
+    "activation": "relu",          # relu | gelu | silu inside the category MLPs
     "dropout": 0.0,                # dropout after the category encoders' hidden layer
     "uniform_codebook_init": True,  # True: codebooks from data (sampled rows + k-means); False: random normal
     "kmeans_iters": 10,            # Lloyd iterations of the data initialisation
@@ -189,6 +191,10 @@ class CategoricalHierarchicalVQVAE(nn.Module):
             kmeans_iters=int(get("kmeans_iters")), dead_code_fraction=float(get("dead_code_fraction")),
             reset_interval=int(get("dead_code_interval")), init_from_data=bool(get("uniform_codebook_init")))
         self.topo_samples = int(get("topo_samples"))
+        act = str(get("activation"))
+        if act not in _ACTIVATIONS:
+            raise ValueError(f"model.activation must be one of {sorted(_ACTIVATIONS)}, got {act!r}")
+        self.act = _ACTIVATIONS[act]
 
     # ------------------------------------------------------------------ layout
     @staticmethod
@@ -268,14 +274,14 @@ class CategoricalHierarchicalVQVAE(nn.Module):
 
     def encode_latents(self, feats: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         """[B, F] -> z [B, K, D] (padded latent dims are zero)."""
-        h = self.dropout(F.gelu(self.enc_in(feats, membership)))
-        h = F.gelu(self.enc_norm(self.enc_mid(h)))
+        h = self.dropout(self.act(self.enc_in(feats, membership)))
+        h = self.act(self.enc_norm(self.enc_mid(h)))
         z = self.enc_out(h).transpose(0, 1)
         return z * self.quantizer.dim_mask[None]
 
     def decode_latents(self, q: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         """q [B, K, D] -> x_hat [B, F]."""
-        h = F.gelu(self.dec_in(q.transpose(0, 1)))
+        h = self.act(self.dec_in(q.transpose(0, 1)))
         return self.dec_out(h, membership)
 
     def apply_heads(self, xhat: torch.Tensor) -> dict:
@@ -290,10 +296,12 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         membership = self.assignment_matrix()
         z = self.encode_latents(feats, membership)
         vq = self.quantizer(z)
-        recon = self.apply_heads(self.decode_latents(vq.quantized, membership))
-        recon_loss = _mse(recon, targets)
         coarse = z + (vq.level_quantized[:, :, 0] - z).detach()       # level-0 codes only (straight-through)
-        info_loss = _mse(self.apply_heads(self.decode_latents(coarse, membership)), targets)
+        b = z.shape[0]
+        both = self.decode_latents(torch.cat([vq.quantized, coarse]), membership)   # one pass for both
+        recon = self.apply_heads(both[:b])
+        recon_loss = _mse(recon, targets)
+        info_loss = _mse(self.apply_heads(both[b:]), targets)
         ortho = category_decorrelation(z, self.quantizer.dim_mask)
         tcat = torch.cat(list(targets.values()), dim=1)
         topo, pre, post = topographic(tcat, z, vq.level_quantized.sum(2), self.topo_samples)
@@ -323,7 +331,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
     def decode_codes(self, codes: torch.Tensor, levels: int | None = None) -> dict:
         """Token ids [B, K, L] -> family -> reconstructed target.  ``levels`` limits
         decoding to the first levels (coarse reconstruction)."""
-        q = self.quantizer.lookup(codes.to(self.quantizer.codebook.device), levels)
+        q = self.quantizer.lookup(codes.to(self.quantizer.dim_mask.device), levels)
         return self.apply_heads(self.decode_latents(q, self.assignment_matrix(hard=True)))
 
     # ------------------------------------------------------------------ config

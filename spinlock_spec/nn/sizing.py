@@ -3,11 +3,11 @@
 For a category with ``n`` features (documented in docs/model.md):
 
     latent_dim = clamp(ceil(n / 2), 2, 16)               (shared by its levels)
-    c0         = clamp(2 ** round(log2(2 n)), 8, 32)     level-0 codebook
+    c0         = clamp(2 ** round(log2(4 n)), 8, 64)     level-0 codebook
     sizes      = [c0, max(c0 // 2, 4), max(c0 // 4, 4)]  (three residual levels)
 
 Codebooks stay small so that every code is used (utilisation is a target) and
-residual levels refine: the product c0 * c1 * c2 (up to 4096 for n >= 12)
+residual levels refine: the product c0 * c1 * c2 (32768 for n >= 12)
 bounds the distinct reconstructions per category.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ def auto_latent_dim(n_features: int) -> int:
 
 
 def auto_codebook_sizes(n_features: int) -> list[int]:
-    c0 = 2 ** round(math.log2(max(2 * n_features, 1)))
-    c0 = int(min(max(c0, 8), 32))
+    c0 = 2 ** round(math.log2(max(4 * n_features, 1)))
+    c0 = int(min(max(c0, 8), 64))
     return [c0, max(c0 // 2, 4), max(c0 // 4, 4)][:NUM_LEVELS]
 
 
