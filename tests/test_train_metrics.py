@@ -113,3 +113,12 @@ def test_printed_sums_check_out_after_rounding():
     assert lines[1] == "  Components: recon=0.123 vq=0.000 ortho=0.000 info=0.100 topo=0.200"
     assert lines[2:] == ["              assign_orthogonality=0.423", "              assign_balance=0.156",
                          "              assign_total=0.579", "  Temperature: 1.00", "  Utilization: 11.2%"]
+
+
+def test_make_trainer_picks_the_trainer_from_the_model():
+    from spinlock_spec.train.trainer import LearnableVQVAETrainer, VQVAETrainer, make_trainer as pick
+    train, val = split(planted_arrays())
+    assert type(pick(build_model(False), train, val, {}, None, None, lambda s: None, "cpu")) is VQVAETrainer
+    assert type(pick(build_model(True), train, val, {}, {}, None, lambda s: None, "cpu")) is LearnableVQVAETrainer
+    with pytest.raises(TypeError, match="LearnableVQVAETrainer"):
+        VQVAETrainer(build_model(True), train, val, {}, None, None, lambda s: None, "cpu")

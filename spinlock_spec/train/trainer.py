@@ -157,6 +157,9 @@ class VQVAETrainer:
         """Extra start-up lines (learnable trainer)."""
 
     def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if _has_assignment(self.model):
+            raise TypeError(f"{type(self.model).__name__} learns its category assignment: "
+                            "train it with LearnableVQVAETrainer (make_trainer picks it)")
         params = [p for p in self.model.parameters() if p.requires_grad]
         return {"model": self._make_optimizer(params, self.cfg.learning_rate)}
 
@@ -721,5 +724,10 @@ def _fmt_clip(value: float | None) -> str:
 
 def make_trainer(model: torch.nn.Module, *args: Any, **kwargs: Any) -> VQVAETrainer:
     """The right trainer for ``model``: LearnableVQVAETrainer when it has assignment logits."""
-    cls = LearnableVQVAETrainer if hasattr(model, "assignment_parameters") else VQVAETrainer
+    cls = LearnableVQVAETrainer if _has_assignment(model) else VQVAETrainer
     return cls(model, *args, **kwargs)
+
+
+def _has_assignment(model: torch.nn.Module) -> bool:
+    params = getattr(model, "assignment_parameters", None)
+    return callable(params) and len(list(params())) > 0
