@@ -150,6 +150,9 @@ def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | 
     if initial.ari is not None:
         line += f"; ARI vs planted groups: {initial.ari:.3f}"
     log.info(line)
+    import torch
+
+    torch.manual_seed(int(compiled.spec["random_seed"]))     # same initial weights for the same spec
     try:
         model = _build(graph, families, initial.categories)
     except ValueError as exc:
@@ -213,7 +216,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     from spinlock_spec.train.run_dir import RunDir
 
     log = get_logger()
-    extra = _overrides_for(epochs, batch_size, learning_rate, device) + list(overrides)
+    extra = list(overrides) + _overrides_for(epochs, batch_size, learning_rate, device)  # flags win
     resume_dir = Path(resume) if resume is not None else None
     if resume_dir is not None:
         _check_run_folder(resume_dir)
@@ -228,11 +231,17 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
 
     saved_pre, saved_categories = None, None
     if resume_dir is not None:
+        changes = _architecture_changes(resume_dir, compiled)
+        if changes:
+            raise CheckpointError(
+                f"--resume {resume_dir}: the run was trained from another spec; these changes make "
+                "its checkpoint incompatible:\n  " + "\n  ".join(changes), code="E403",
+                hint="resume without a SPEC (the run's config.yaml is used), or start a new run")
         saved_pre, saved_categories = _saved_state(resume_dir)
     prepared = prepare_data(compiled, data, preprocessor=saved_pre)
     built = build_model(compiled, prepared, categories=saved_categories, log=log)
     if init_from is not None:
-        _init_weights(built.model, init_from, log)
+        _init_weights(built.model, init_from, log, compiled)
     if dry_run:
         log.info(f"Dry run: {compiled.model_class} with {len(built.initial.categories)} categories and "
                  f"{sum(p.numel() for p in built.model.parameters()):,} parameters; "
@@ -276,6 +285,18 @@ def _start_run_folder(run, compiled, prepared, built) -> None:
         "categories": built.initial.categories, "spec_hash": compiled.hash})
 
 
+def _architecture_changes(folder: Path, compiled) -> list[str]:
+    """The spec changes between a run folder's config.yaml and ``compiled`` that a checkpoint
+    cannot survive (the diff's ``architecture`` class), as readable lines."""
+    from spinlock_spec.compile import diff_specs
+
+    config = folder / CONFIG_FILE
+    if not config.is_file():
+        return []
+    diff = diff_specs(compile_spec(config), compiled)
+    return [f"{c.dotted}: {c.a!r} -> {c.b!r}" for c in diff.changes if c.impact == "architecture"]
+
+
 def _saved_state(run_dir: Path):
     from spinlock_spec.data.preprocess import Preprocessor
 
@@ -288,7 +309,7 @@ def _saved_state(run_dir: Path):
     return pre, categories
 
 
-def _init_weights(model, source, log) -> None:
+def _init_weights(model, source, log, compiled=None) -> None:
     """Fine-tune start: copy weights from a run folder / zoo entry when the architecture matches."""
     from spinlock_spec.train.checkpoint import load_model, model_state_tensors
 
@@ -305,6 +326,7 @@ def _init_weights(model, source, log) -> None:
             problems.append(f"{key}: shape {tuple(theirs[key].shape)} in {source}, "
                             f"{tuple(mine[key].shape)} here")
     if problems:
+        problems = _architecture_changes(folder, compiled) + problems if compiled is not None else problems
         shown = "\n  ".join(problems[:12]) + ("\n  ..." if len(problems) > 12 else "")
         raise CheckpointError(f"--init-from {source}: the architecture does not match this spec:\n  {shown}",
                               code="E410", hint="compare the specs with `spinlock-spec diff`")

@@ -5,8 +5,11 @@ from spinlock_spec.compile.graph import LEARNABLE_MODEL, LEARNABLE_TRAINER
 
 
 def model_config(graph) -> dict:
-    """The resolved model section carried by the decoder node."""
-    return dict(graph.nodes["decoder"]["model"])
+    """The resolved model section carried by the decoder node, plus the training keys the
+    model itself uses (the topographic term's sample size)."""
+    cfg = dict(graph.nodes["decoder"]["model"])
+    cfg["topo_samples"] = graph.nodes["trainer"]["training"]["topo_samples"]
+    return cfg
 
 
 def explicit_levels(graph) -> list[tuple[int, int]] | None:

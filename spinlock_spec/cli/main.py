@@ -71,3 +71,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        import os
+
+        if os.environ.get("SPINLOCK_SPEC_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                   "  this is a bug in spinlock-spec; rerun with SPINLOCK_SPEC_DEBUG=1 for the traceback "
+                   "and report it", err=True)
+        sys.exit(3)
