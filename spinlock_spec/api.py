@@ -35,7 +35,7 @@ def compile_spec(spec, overrides: Sequence[str] = (), data=None):
 
 def _spec_source(spec):
     if isinstance(spec, str) and spec.startswith("zoo:"):
-        from spinlock_spec.zoo import resolve_spec_ref
+        from spinlock_spec.zoo import resolve_spec_ref     # pulls the entry when not cached
 
         return resolve_spec_ref(spec)
     if isinstance(spec, str) and "\n" not in spec:

@@ -67,7 +67,12 @@ def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
 
 
 def compile_file(path, overrides=(), data=None) -> CompiledSpec:
-    """Compile the spec file ``path`` with ``--set`` overrides and an optional dataset header."""
+    """Compile the spec file ``path`` (or ``zoo:NAME[@VERSION]``) with ``--set`` overrides and an
+    optional dataset header."""
     from pathlib import Path
 
+    if isinstance(path, str) and path.startswith("zoo:"):
+        from spinlock_spec.zoo import resolve_spec_ref     # pulls the entry when not cached
+
+        path = resolve_spec_ref(path)
     return compile_spec(Path(path), data=data, overrides=tuple(overrides))
