@@ -122,3 +122,27 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     assert not torch.equal(a.epoch_order(3), a.epoch_order(4))
     c = make_trainer(False, None, tcfg=_cfg(random_seed=8))
     assert not torch.equal(a.epoch_order(3), c.epoch_order(3))
+
+
+def test_real_sigint_during_epoch_files_is_held_until_checkpoint_is_written(tmp_path):
+    import os
+    import signal
+
+    run = RunDir(tmp_path / "sig")
+    trainer = make_trainer(False, run, tcfg=_cfg())
+    original = trainer._save_state
+    calls = {"n": 0}
+
+    def save_with_signal():
+        calls["n"] += 1
+        if calls["n"] == 3:                              # 1 = start-of-run, 2 = epoch 1, 3 = epoch 2
+            os.kill(os.getpid(), signal.SIGINT)          # arrives while epoch 2's files are written
+        return original()
+
+    trainer._save_state = save_with_signal
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer.fit()
+    assert info.value.epoch == 2 and info.value.exit_code == 130
+    assert json.loads(run.file("checkpoint.json").read_text())["epoch"] == 2
+    assert len(run.file("metrics.jsonl").read_text().splitlines()) == 2
+    assert run.leftover_temp_files() == []

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 _TMP_PREFIX = ".tmp-"
+_defer_depth = 0
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -78,9 +79,11 @@ def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
 def sigint_deferred() -> Iterator[None]:
     """Hold a Ctrl-C until the block is done (used around multi-file checkpoint writes).
 
-    Only possible in the main thread; elsewhere the block simply runs.
+    Only possible in the main thread; elsewhere the block simply runs.  Nested
+    blocks are part of the outermost one (the interrupt is raised when it ends).
     """
-    if threading.current_thread() is not threading.main_thread():
+    global _defer_depth
+    if _defer_depth or threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
@@ -93,12 +96,14 @@ def sigint_deferred() -> Iterator[None]:
     except ValueError:     # not allowed here (embedded interpreter)
         yield
         return
+    _defer_depth += 1
     try:
         yield
     finally:
+        _defer_depth -= 1
         signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
+    if received:            # only reached when the block itself did not raise
+        raise KeyboardInterrupt
 
 
 class RunDir:

@@ -38,7 +38,7 @@ from .epoch_log import ASSIGN_TERMS, MODEL_TERMS, Console, ProgressBar, epoch_te
 from .lr_schedule import lr_factor
 from .metrics import (CodeUsage, category_names, evaluate, feature_categories, n_rows, take_rows,
                       usage_metrics)
-from .run_dir import RunDir
+from .run_dir import RunDir, sigint_deferred
 
 HISTORY_FILE = "training_history.json"
 METRICS_FILE = "metrics.jsonl"
@@ -319,6 +319,12 @@ class VQVAETrainer:
             raise TrainingDivergedError(
                 f"loss is not finite at epoch {epoch} (train={train_loss}, val={val_loss})",
                 hint="lower training.learning_rate or set training.gradient_clip_norm")
+        # From here on the epoch is complete: bookkeeping and files happen as one unit
+        # (a Ctrl-C is held until the checkpoint of this epoch is on disk).
+        with sigint_deferred():
+            self._complete_epoch(epoch, total, seconds, train, val, train_loss, val_loss, reset)
+
+    def _complete_epoch(self, epoch, total, seconds, train, val, train_loss, val_loss, reset) -> None:
         self.epoch = epoch
         record = self._epoch_record(epoch, total, seconds, train, val, train_loss, val_loss)
         if reset is not None:
