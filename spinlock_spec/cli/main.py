@@ -24,6 +24,7 @@ register_command("train", "spinlock_spec.cli.train_cmd:train_cmd")
 register_command("encode", "spinlock_spec.cli.encode_cmd:encode_cmd")
 register_command("data", "spinlock_spec.cli.data_cmd:data_group")
 register_command("zoo", "spinlock_spec.cli.zoo_cmd:zoo_group")
+register_command("report", "spinlock_spec.cli.report_cmd:report_cmd")
 
 
 class LazyGroup(click.Group):

@@ -1,0 +1,44 @@
+"""``spinlock-spec report RUN``: PNG figures + an HTML page (or a JSON summary) of a run folder.
+
+Works on a run that is still training (it reads what is there).  A folder that
+is not a run, or a corrupt file in it, is a CheckpointError (exit 2)."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("report")
+@click.argument("run", type=click.Path(path_type=str))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for index.html, summary.json and the PNG figures [default: RUN/report].")
+@click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True,
+              help="html: write figures and the page; json: print the summary to stdout (writes nothing).")
+@click.option("--no-data", "no_data", is_flag=True, default=False,
+              help="Do not encode the validation split (skips code-usage histograms and the "
+                   "per-category reconstruction error).")
+def report_cmd(run, out, fmt, no_data):
+    """Plot and summarize the training run in folder RUN."""
+    from spinlock_spec.errors import UserError
+
+    if fmt == "json":
+        from spinlock_spec.report import build_summary
+
+        summary = build_summary(run, use_data=not no_data)
+        from spinlock_spec.train.run_dir import dumps_json
+
+        click.echo(dumps_json(summary))
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("the report needs matplotlib", code="E500",
+                        hint='pip install matplotlib (or reinstall: pip install "spinlock-spec")') from None
+    from spinlock_spec.report import make_report
+
+    result = make_report(run, out, use_data=not no_data)
+    for note in result.summary.get("notes") or []:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"Report: {result.html} ({len(result.figures)} figures)")
+
+
+__all__ = ["report_cmd"]
