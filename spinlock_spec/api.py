@@ -257,6 +257,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
                   spec_["learnable_assignment"], run_dir=run, log=log, seed=int(spec_["random_seed"]),
                   spec_hash=compiled.hash, quiet=quiet, log_format=log_format,
                   true_labels=built.initial.true_labels, progress=progress,
+                  tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
                             "trainer_type": compiled.trainer_type})
     if resume_dir is not None:

@@ -99,7 +99,7 @@ class VQVAETrainer:
                  device: str | torch.device | None = None, *, seed: int | None = None,
                  spec_hash: str | None = None, quiet: bool = False, log_format: str = "text",
                  true_labels: Sequence[int] | None = None, metadata: Mapping[str, Any] | None = None,
-                 progress: bool = True):
+                 progress: bool = True, tensorboard: bool = False):
         self.cfg = TrainingConfig.from_dict(training_cfg, random_seed=seed)
         self.learnable = LearnableConfig.from_dict(learnable_cfg) if self._is_learnable() else None
         self.device = resolve_device(device if device is not None else self.cfg.device)
@@ -110,6 +110,11 @@ class VQVAETrainer:
         self.progress = progress and not quiet and log_format == "text"
         self.true_labels = list(true_labels) if true_labels is not None else None
         self.extra_metadata = dict(metadata or {})
+        # logging.tensorboard: per-epoch scalars (+ assignment image) in RUN/tensorboard (train/tensorboard.py)
+        self.tensorboard = None
+        if tensorboard and self.run_dir is not None:
+            from .tensorboard import TENSORBOARD_DIR, TensorBoardWriter
+            self.tensorboard = TensorBoardWriter(self.run_dir.path / TENSORBOARD_DIR)
 
         self.model = model.to(self.device)
         self.train_arrays = _to_device_arrays(train_arrays, self.device)
@@ -360,6 +365,8 @@ class VQVAETrainer:
             self.run_dir.append_jsonl(METRICS_FILE, record)
             self.run_dir.write_json(HISTORY_FILE, self.history)
             self._save_state()
+        if self.tensorboard is not None:
+            self.tensorboard.log_epoch(record, self.model)
 
     def _maybe_reset_dead_codes(self, epoch: int) -> int | None:
         """``training.dead_code_reset_interval`` (in epochs): re-seed codes whose EMA
@@ -443,6 +450,8 @@ class VQVAETrainer:
                                 epoch=self.epoch, metrics=final, extra=self.extra_metadata)
             self.run_dir.write_json(CATEGORIES_FILE, self.categories_report())
             self.run_dir.write_json(HISTORY_FILE, self.history)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return self.history
 
     def evaluate(self, arrays: Mapping[str, Any] | None = None) -> dict[str, Any]:
