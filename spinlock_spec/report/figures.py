@@ -151,8 +151,10 @@ def codebook_grid_figure(cats: list[str], grid: dict, epoch: int | None, out: Pa
         ax.set_title(f"{title} per category and level")
         for (i, j), v in np.ndenumerate(m):
             if not math.isnan(v):
+                r, g, b, _ = im.cmap(im.norm(v))
                 ax.text(j, i, f"{v:.2f}" if title == "utilization" else f"{v:.1f}", ha="center",
-                        va="center", fontsize=7, color="white" if title == "perplexity" else "black")
+                        va="center", fontsize=7,
+                        color="black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     _save(fig, out, "codebook_grid.png")
