@@ -1,7 +1,7 @@
 """The report's PNG figures, drawn with matplotlib's object API (Agg canvas, no
 pyplot global state, imported only here).
 
-Every ``*_figure`` function writes one PNG into ``out`` and returns a
+Every ``*_figure(..., out)`` function writes one PNG into ``out`` and returns a
 :class:`FigureInfo`, or returns None when the run holds nothing to draw.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ class FigureInfo:
     caption: str
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -91,7 +91,7 @@ def _plot_lines(ax, epochs: Sequence[int], curves: dict[str, Sequence[float | No
 def loss_figure(series: Series, out: Path) -> FigureInfo | None:
     if not series.epochs:
         return None
-    fig = _figure(12, 4.5)
+    fig = new_figure(12, 4.5)
     a, b = fig.subplots(1, 2)
     _plot_lines(a, series.epochs, {"train": series.train_loss, "validation": series.val_loss},
                 title="Loss (sum of weighted model terms)", ylabel="loss")
@@ -107,7 +107,7 @@ def loss_figure(series: Series, out: Path) -> FigureInfo | None:
 def codebook_curves_figure(series: Series, out: Path) -> FigureInfo | None:
     if not (series.utilization_per_level or series.perplexity_per_level):
         return None
-    fig = _figure(12, 4.5)
+    fig = new_figure(12, 4.5)
     a, b = fig.subplots(1, 2)
     _plot_lines(a, series.epochs, {f"level {l}": v for l, v in sorted(series.utilization_per_level.items())},
                 title="Codebook utilization per level (validation)", ylabel="fraction of codes used")
@@ -124,7 +124,7 @@ def codebook_curves_figure(series: Series, out: Path) -> FigureInfo | None:
 def learnable_figure(series: Series, out: Path) -> FigureInfo | None:
     if not series.has_learnable:
         return None
-    fig = _figure(12, 4.5)
+    fig = new_figure(12, 4.5)
     a, b = fig.subplots(1, 2)
     _plot_lines(a, series.epochs, {"temperature": series.temperature},
                 title="Assignment temperature", ylabel="temperature")
@@ -140,7 +140,7 @@ def codebook_grid_figure(cats: list[str], grid: dict, epoch: int | None, out: Pa
     util, ppl = grid.get("utilization"), grid.get("perplexity")
     if not cats or not util:
         return None
-    fig = _figure(12, max(3.5, 0.45 * len(cats) + 1.8))
+    fig = new_figure(12, max(3.5, 0.45 * len(cats) + 1.8))
     axes = fig.subplots(1, 2)
     for ax, values, title, cmap in ((axes[0], util, "utilization", "viridis"),
                                     (axes[1], ppl, "perplexity", "magma")):
@@ -196,7 +196,7 @@ def assignment_figure(stats: ModelStats | None, out: Path) -> FigureInfo | None:
     if stats is None or stats.assignment.size == 0:
         return None
     F, K = stats.assignment.shape
-    fig = _figure(max(7.0, 0.55 * K + 4.5), assignment_height(F))
+    fig = new_figure(max(7.0, 0.55 * K + 4.5), assignment_height(F))
     draw_assignment(fig, stats)
     _save(fig, out, "assignment.png")
     return FigureInfo("assignment.png", "Final assignment matrix",
@@ -208,7 +208,7 @@ def usage_histograms_figure(stats: ModelStats | None, out: Path) -> FigureInfo |
     if stats is None or not stats.code_counts:
         return None
     K, L = len(stats.code_counts), len(stats.code_counts[0])
-    fig = _figure(max(8.0, 3.4 * L), max(3.0, 1.7 * K + 0.8))
+    fig = new_figure(max(8.0, 3.4 * L), max(3.0, 1.7 * K + 0.8))
     axes = np.atleast_2d(fig.subplots(K, L, squeeze=False))
     for k in range(K):
         for l in range(L):
@@ -232,7 +232,7 @@ def recon_figure(stats: ModelStats | None, out: Path) -> FigureInfo | None:
     if stats is None or not stats.category_recon_mse:
         return None
     values = [np.nan if v is None else v for v in stats.category_recon_mse]
-    fig = _figure(max(7.0, 0.7 * len(values) + 3), 4.5)
+    fig = new_figure(max(7.0, 0.7 * len(values) + 3), 4.5)
     ax = fig.add_subplot(1, 1, 1)
     bars = ax.bar(range(len(values)), values, color="tab:orange")
     for bar, v in zip(bars, values):

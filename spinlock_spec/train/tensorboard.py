@@ -74,7 +74,7 @@ def assignment_image(probs: np.ndarray, feature_names, category_names, temperatu
     """[H, W, 3] uint8 picture of the assignment matrix: the report's labelled heatmap
     when matplotlib is available, else the sorted matrix itself scaled up."""
     try:
-        from spinlock_spec.report.figures import _figure, assignment_height, draw_assignment, render_rgb
+        from spinlock_spec.report.figures import assignment_height, new_figure, draw_assignment, render_rgb
         from spinlock_spec.report.model_stats import ModelStats
     except ImportError:
         from spinlock_spec.report.assignment_order import block_order
@@ -86,7 +86,7 @@ def assignment_image(probs: np.ndarray, feature_names, category_names, temperatu
     F, K = probs.shape
     stats = ModelStats("model", list(feature_names), list(category_names), np.asarray(probs), True,
                        temperature=temperature)
-    fig = _figure(max(7.0, 0.55 * K + 4.5), min(assignment_height(F), 16.0))
+    fig = new_figure(max(7.0, 0.55 * K + 4.5), min(assignment_height(F), 16.0))
     draw_assignment(fig, stats)
     return render_rgb(fig)
 
