@@ -39,9 +39,10 @@ MODEL_DEFAULTS = {
     "dropout": 0.0,                # dropout after the category encoders' hidden layer
     "uniform_codebook_init": True,  # True: codebooks from data (sampled rows + k-means); False: random normal
     "kmeans_iters": 10,            # Lloyd iterations of the data initialisation
-    "dead_code_fraction": 0.05,    # dead code: EMA count < fraction x uniform share n / C
+    "dead_code_fraction": 0.2,     # dead code: EMA count < fraction x uniform share n / C
     "dead_code_interval": 1,       # re-seed dead codes every this many training steps (0 = never)
     "topo_samples": 256,           # rows used by the topographic term
+    "info_samples": 128,           # rows used by the informativeness term
     "assignment_init_scale": 3.0,  # learnable: initial logit of a feature's initial category
 }
 
@@ -191,6 +192,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
             kmeans_iters=int(get("kmeans_iters")), dead_code_fraction=float(get("dead_code_fraction")),
             reset_interval=int(get("dead_code_interval")), init_from_data=bool(get("uniform_codebook_init")))
         self.topo_samples = int(get("topo_samples"))
+        self.info_samples = max(int(get("info_samples")), 1)
         act = str(get("activation"))
         if act not in _ACTIVATIONS:
             raise ValueError(f"model.activation must be one of {sorted(_ACTIVATIONS)}, got {act!r}")
@@ -296,12 +298,14 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         membership = self.assignment_matrix()
         z = self.encode_latents(feats, membership)
         vq = self.quantizer(z)
-        coarse = z + (vq.level_quantized[:, :, 0] - z).detach()       # level-0 codes only (straight-through)
-        b = z.shape[0]
-        both = self.decode_latents(torch.cat([vq.quantized, coarse]), membership)   # one pass for both
+        # info: decode the level-0 codes alone (straight-through to z) on the first info_samples rows,
+        # in the same decoder pass as the full reconstruction
+        b, n_info = z.shape[0], min(self.info_samples, z.shape[0])
+        coarse = z[:n_info] + (vq.level_quantized[:n_info, :, 0] - z[:n_info]).detach()
+        both = self.decode_latents(torch.cat([vq.quantized, coarse]), membership)
         recon = self.apply_heads(both[:b])
         recon_loss = _mse(recon, targets)
-        info_loss = _mse(self.apply_heads(both[b:]), targets)
+        info_loss = _mse(self.apply_heads(both[b:]), {k: v[:n_info] for k, v in targets.items()})
         ortho = category_decorrelation(z, self.quantizer.dim_mask)
         tcat = torch.cat(list(targets.values()), dim=1)
         topo, pre, post = topographic(tcat, z, vq.level_quantized.sum(2), self.topo_samples)

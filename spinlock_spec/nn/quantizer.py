@@ -50,7 +50,7 @@ class QuantizerOutput:
 class BatchedResidualVQ(nn.Module):
     def __init__(self, codebook_sizes: torch.Tensor, dim: int, dim_mask: torch.Tensor | None = None,
                  commitment_cost: float = 0.25, decay: float = 0.99, eps: float = 1e-5,
-                 kmeans_iters: int = 10, dead_code_fraction: float = 0.05, reset_interval: int = 1,
+                 kmeans_iters: int = 10, dead_code_fraction: float = 0.2, reset_interval: int = 1,
                  init_from_data: bool = True):
         super().__init__()
         sizes = torch.as_tensor(codebook_sizes, dtype=torch.long)
@@ -82,18 +82,22 @@ class BatchedResidualVQ(nn.Module):
         self._step_counter = 0                             # host-side copy of steps (no device sync)
 
     # ------------------------------------------------------------------ basics
-    def _nearest(self, r: torch.Tensor, level: int) -> torch.Tensor:
-        """Index [B, K] of the nearest valid code of ``level`` for residuals r [B, K, D]."""
-        book = self.codebook[:, level]                                     # [K, C, D]
-        dist = (book * book).sum(-1)[None] - 2.0 * torch.einsum("bkd,kcd->bkc", r, book)
-        dist = dist.masked_fill(~self.code_mask[None, :, level], float("inf"))
+    def _code_bias(self) -> torch.Tensor:
+        """[K, L, C]: ||e||^2 of every code, +inf for invalid codes (never nearest)."""
+        sq = (self.codebook * self.codebook).sum(-1)
+        return sq.masked_fill(~self.code_mask, float("inf"))
+
+    def _nearest(self, r: torch.Tensor, level: int, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Index [K, B] of the nearest valid code of ``level`` for residuals r [K, B, D]."""
+        bias = self._code_bias() if bias is None else bias
+        dist = torch.baddbmm(bias[:, level].unsqueeze(1), r, self.codebook[:, level].transpose(1, 2), alpha=-2.0)
         return dist.argmin(-1)
 
     def _gather(self, idx: torch.Tensor, level: int) -> torch.Tensor:
-        """Code vectors [B, K, D] for indices [B, K] of ``level``."""
+        """Code vectors [K, B, D] for indices [K, B] of ``level``."""
         k, c = self.num_categories, self.max_codes
         flat = self.codebook[:, level].reshape(k * c, self.dim)
-        offsets = torch.arange(k, device=idx.device)[None, :] * c
+        offsets = torch.arange(k, device=idx.device)[:, None] * c
         return flat[idx + offsets]
 
     def lookup(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
@@ -102,10 +106,11 @@ class BatchedResidualVQ(nn.Module):
         codes = codes.long().clamp(min=0)
         sizes = self.codebook_sizes[None, :, :n]
         codes = torch.minimum(codes[..., :n], sizes - 1)
-        out = torch.zeros(codes.shape[0], self.num_categories, self.dim, device=self.codebook.device)
+        codes = codes.transpose(0, 1)                                       # [K, B, n]
+        out = torch.zeros(self.num_categories, codes.shape[1], self.dim, device=self.codebook.device)
         for level in range(n):
             out = out + self._gather(codes[..., level], level)
-        return out
+        return out.transpose(0, 1)
 
     # ------------------------------------------------------------------ init
     @torch.no_grad()
@@ -133,9 +138,9 @@ class BatchedResidualVQ(nn.Module):
     @torch.no_grad()
     def initialize(self, z: torch.Tensor) -> None:
         """Initialise every level's codebooks from the residuals of the batch z [B, K, D]."""
-        r = z.detach().float() * self.dim_mask[None]
+        r = (z.detach().float() * self.dim_mask[None]).transpose(0, 1).contiguous()   # [K, B, D]
         for level in range(self.num_levels):
-            cent, counts = self._kmeans(r.transpose(0, 1).contiguous(), level)
+            cent, counts = self._kmeans(r, level)
             self.codebook[:, level] = cent
             self.cluster_size[:, level] = counts.clamp(min=1.0) * self.code_mask[:, level]
             self.embed_sum[:, level] = cent * self.cluster_size[:, level, :, None]
@@ -144,17 +149,20 @@ class BatchedResidualVQ(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def quantize(self, z: torch.Tensor):
-        """No state change: (codes [B,K,L], level vectors [B,K,L,D], residuals [B,K,L,D])."""
-        r = z
+        """No state change: (codes [B,K,L], level vectors [B,K,L,D], residuals [B,K,L,D])
+        for latents z [B, K, D] (the last two are permuted views)."""
+        r = z.transpose(0, 1)                                               # [K, B, D]
+        bias = self._code_bias()
         codes, vecs, residuals = [], [], []
         for level in range(self.num_levels):
-            idx = self._nearest(r, level)
+            idx = self._nearest(r, level, bias)
             q = self._gather(idx, level)
             codes.append(idx)
             vecs.append(q)
             residuals.append(r)
             r = r - q
-        return torch.stack(codes, -1), torch.stack(vecs, 2), torch.stack(residuals, 2)
+        return (torch.stack(codes, -1).transpose(0, 1), torch.stack(vecs, 2).transpose(0, 1),
+                torch.stack(residuals, 2).transpose(0, 1))
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         in_dtype = z.dtype
@@ -190,9 +198,13 @@ class BatchedResidualVQ(nn.Module):
         """Per-step EMA inputs, before they are applied: ``counts`` [K, L, C] (codes
         chosen per (category, level)) and ``sums`` [K, L, C, D] (sums of the residuals
         assigned to each code).  All-reduce both (SUM) across ranks for DDP."""
-        onehot = F.one_hot(codes, self.max_codes).float()                   # [B, K, L, C]
-        return {"counts": onehot.sum(0),
-                "sums": torch.einsum("bklc,bkld->klcd", onehot, residuals.float())}
+        k, levels, c = self.num_categories, self.num_levels, self.max_codes
+        base = (torch.arange(k * levels, device=codes.device) * c).reshape(1, k, levels)
+        flat = (codes + base).reshape(-1)                                   # [B*K*L] slot ids
+        counts = torch.bincount(flat, minlength=k * levels * c).float()
+        sums = torch.zeros(k * levels * c, self.dim, device=codes.device)
+        sums.index_add_(0, flat, residuals.float().reshape(-1, self.dim))
+        return {"counts": counts.reshape(k, levels, c), "sums": sums.reshape(k, levels, c, self.dim)}
 
     @torch.no_grad()
     def apply_statistics(self, stats: dict) -> None:

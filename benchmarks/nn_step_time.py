@@ -1,0 +1,66 @@
+"""Training-step time of the nn layer on workload-A shapes (120 features, 8
+categories of 15, batch 512), for model-section variants given as JSON.
+Rounds are interleaved and the minimum is reported (robust on a shared CPU).
+
+    python benchmarks/nn_step_time.py '{}' '{"group_hidden_dim": 32}' '{"_learnable": true}'
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import torch
+
+from spinlock_spec.nn.model import CategoricalHierarchicalVQVAE, FamilyInput, LearnableCategoricalVQVAE
+
+WEIGHTS = {"recon": 1.0, "vq": 1.0, "ortho": 0.1, "info": 0.1, "topo": 0.3,
+           "assign_orthogonality": 0.1, "assign_balance": 0.05}
+
+
+def make_step(cfg: dict, batch: int = 512):
+    cfg = dict(cfg)
+    learnable = cfg.pop("_learnable", False)
+    fused = cfg.pop("_fused_adam", False)
+    fam = FamilyInput("summary", "identity", {}, "tabular", (120,))
+    cats = [list(range(i, 120, 8)) for i in range(8)]
+    torch.manual_seed(0)
+    model = (LearnableCategoricalVQVAE if learnable else CategoricalHierarchicalVQVAE)([fam], cats, None, cfg)
+    opt = torch.optim.Adam(model.parameters(), 1e-3, **({"fused": True} if fused else {"foreach": True}))
+    x = torch.randn(batch, 120)
+
+    def step():
+        out = model({"summary": x})
+        loss = sum(WEIGHTS[k] * v for k, v in out.terms.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return model, step
+
+
+def main(argv):
+    threads = int(next((a.split("=")[1] for a in argv if a.startswith("--threads=")), 2))
+    torch.set_num_threads(threads)
+    variants = [a for a in argv if not a.startswith("--")] or ["{}"]
+    runs = {}
+    for v in variants:
+        model, step = make_step(json.loads(v))
+        for _ in range(5):
+            step()
+        runs[v] = (model, step, [])
+    for _ in range(6):
+        for model, step, times in runs.values():
+            t0 = time.perf_counter()
+            for _ in range(10):
+                step()
+            times.append((time.perf_counter() - t0) / 10)
+    for v, (model, _, times) in runs.items():
+        best = min(times)
+        print(json.dumps({"variant": v, "threads": threads, "step_ms_min": round(best * 1e3, 2),
+                          "step_ms_median": round(sorted(times)[len(times) // 2] * 1e3, 2),
+                          "samples_per_s": round(512 / best), "params": sum(p.numel() for p in model.parameters())}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
