@@ -110,6 +110,8 @@ def run(args) -> dict:
             loss = sum(WEIGHTS[k] * v for k, v in out.terms.items())
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if args.clip:
+                torch.nn.utils.clip_grad_norm_(model.model_parameters(), args.clip)
             opt.step()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
@@ -140,6 +142,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--clip", type=float, default=0.0, help="gradient clip norm (0 = none)")
     ap.add_argument("--assign-lr", type=float, default=1e-2)
     ap.add_argument("--mode", choices=["static", "learnable"], default="static")
     ap.add_argument("--quantizer", choices=["own", "vqp"], default="own")

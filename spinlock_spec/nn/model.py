@@ -12,6 +12,7 @@ softmax(logits / tau) for the learnable one.  Nothing loops over categories.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -191,6 +192,9 @@ class CategoricalHierarchicalVQVAE(nn.Module):
             sizes, dmax, dim_mask, commitment_cost=float(get("commitment_cost")), decay=float(get("decay")),
             kmeans_iters=int(get("kmeans_iters")), dead_code_fraction=float(get("dead_code_fraction")),
             reset_interval=int(get("dead_code_interval")), init_from_data=bool(get("uniform_codebook_init")))
+        if cfg.get("use_ema") is False:
+            warnings.warn("model.use_ema: false is not supported; codebooks are updated by EMA "
+                          "(docs/model.md)", stacklevel=2)
         self.topo_samples = int(get("topo_samples"))
         self.info_samples = max(int(get("info_samples")), 1)
         act = str(get("activation"))
