@@ -24,3 +24,17 @@ def __getattr__(name: str):
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+class _CallableTrainModule(__import__("types").ModuleType):
+    """Importing this subpackage sets ``spinlock_spec.train`` to the module, replacing the
+    API function of the same name; calling the module keeps ``spinlock_spec.train(...)``
+    working as documented (it forwards to :func:`spinlock_spec.api.train`)."""
+
+    def __call__(self, *args, **kwargs):
+        from spinlock_spec.api import train
+
+        return train(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableTrainModule
