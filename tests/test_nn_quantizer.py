@@ -60,15 +60,26 @@ def test_dead_codes_are_reseeded_from_residuals():
     vq = _vq(dead_code_fraction=0.0)
     vq.train()
     vq(torch.randn(128, 3, 4))
-    vq.codebook[0, 0, 3] = 1e6                   # unreachable code -> never used
-    vq.cluster_size[0, 0, 3] = 0.0
+    vq.cluster_size[0, 0, 3] = 0.0               # unreachable code (far away, EMA keeps it there)
+    vq.embed_sum[0, 0, 3] = 1e3
+    vq.apply_statistics({"counts": torch.zeros_like(vq.cluster_size), "sums": torch.zeros_like(vq.embed_sum)})
+    assert vq.codebook[0, 0, 3].min() > 1e5
+    vq.usage_since_reset.zero_()
     for _ in range(3):
         vq(torch.randn(128, 3, 4))
-    assert vq.dead_codes(threshold=0.5)[0, 0, 3]
-    n = vq.reset_dead_codes(threshold=0.5)
-    assert n >= 1
+    dead = vq.dead_codes(threshold=1)             # chosen < 1 time since the last reset
+    assert dead[0, 0, 3] and int(dead.sum()) < 6   # the unreachable one, not everything
+    n = vq.reset_dead_codes(threshold=1)
+    assert n == int(dead.sum())
     assert vq.codebook[0, 0, 3].abs().max() < 100      # now a residual of the batch
-    assert not vq.dead_codes(threshold=0.5)[0, 0, 3]
+    assert vq.usage_since_reset.sum() == 0
+    for _ in range(3):
+        vq(torch.randn(128, 3, 4))
+    assert vq.usage_since_reset[0, 0, 3] > 0          # and it gets used
+    # the automatic rule (EMA count vs a fraction of the uniform share)
+    vq.cluster_size[1, 1, 0] = 0.0
+    vq.dead_code_fraction = 0.1
+    assert vq.dead_codes()[1, 1, 0]
 
 
 def test_automatic_reseeding_gives_full_use():

@@ -25,7 +25,9 @@ Training mode, per step:
 5. dead codes (EMA count below ``dead_code_fraction`` of the uniform share
    ``n / C``) re-seeded from the current residuals, drawn with probability
    proportional to their squared quantization error (new codes go where the
-   codebook fits worst).
+   codebook fits worst).  ``reset_dead_codes(t)`` additionally re-seeds codes
+   chosen fewer than t times since its previous call (a trainer calls it every
+   N epochs with ``training.dead_code_threshold``).
 
 Everything inside runs in float32 with autocast disabled.
 """
@@ -77,6 +79,8 @@ class BatchedResidualVQ(nn.Module):
         self.register_buffer("embed_sum", torch.zeros(k, levels, cmax, dim))
         self.register_buffer("initialized", torch.tensor(False))
         self.register_buffer("steps", torch.tensor(0, dtype=torch.long))
+        # raw code counts since the last explicit reset_dead_codes(threshold) call
+        self.register_buffer("usage_since_reset", torch.zeros(k, levels, cmax))
         self._last_residuals: torch.Tensor | None = None  # [B, K, L, D], detached
         self._last_errors: torch.Tensor | None = None     # [B, K, L]
         self._step_counter = 0                             # host-side copy of steps (no device sync)
@@ -189,7 +193,7 @@ class BatchedResidualVQ(nn.Module):
                     self._step_counter += 1
                     if self.dead_code_fraction > 0 and self.reset_interval > 0 \
                             and self._step_counter % self.reset_interval == 0:
-                        self._reseed(self.dead_codes(), None)  # no host sync
+                        self._reseed(self.dead_codes())  # no host sync
         return QuantizerOutput(quantized.to(in_dtype), codes, loss, vecs.detach())
 
     # ------------------------------------------------------------------ EMA
@@ -211,6 +215,7 @@ class BatchedResidualVQ(nn.Module):
         """EMA update of cluster sizes and sums, Laplace smoothing, new codebooks."""
         d = self.decay
         valid = self.code_mask.float()
+        self.usage_since_reset.add_(stats["counts"] * valid)
         self.cluster_size.mul_(d).add_(stats["counts"] * valid, alpha=1 - d)
         self.embed_sum.mul_(d).add_(stats["sums"] * valid[..., None], alpha=1 - d)
         n = self.cluster_size.sum(-1, keepdim=True)
@@ -221,29 +226,32 @@ class BatchedResidualVQ(nn.Module):
 
     @torch.no_grad()
     def dead_codes(self, threshold: float | None = None) -> torch.Tensor:
-        """Bool [K, L, C]: valid codes whose EMA count is below ``threshold`` (absolute),
-        or below ``dead_code_fraction`` x the uniform share n / C when threshold is None."""
+        """Bool [K, L, C] of dead valid codes.  ``threshold=None``: EMA count below
+        ``dead_code_fraction`` x the uniform share n / C (the automatic rule).
+        ``threshold=t``: chosen fewer than t times since the last
+        ``reset_dead_codes(t)`` call (the trainer's per-epoch rule)."""
         if threshold is None:
             share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
-            limit = self.dead_code_fraction * share
-        else:
-            limit = torch.full_like(self.cluster_size, float(threshold))
-        return self.code_mask & (self.cluster_size < limit)
+            return self.code_mask & (self.cluster_size < self.dead_code_fraction * share)
+        return self.code_mask & (self.usage_since_reset < float(threshold))
 
     @torch.no_grad()
     def reset_dead_codes(self, threshold: float | None = None) -> int:
-        """Re-seed dead codes from the residuals of the last training batch.  Returns
-        how many were re-seeded (0 before any training step)."""
+        """Re-seed dead codes (see :meth:`dead_codes`) from the residuals of the last
+        training batch; with a threshold, the usage counts restart from zero.
+        Returns how many codes were re-seeded (0 before any training step)."""
         if self._last_residuals is None:
             return 0
         dead = self.dead_codes(threshold)
         count = int(dead.sum())
         if count:
-            self._reseed(dead, threshold)
+            self._reseed(dead)
+        if threshold is not None:
+            self.usage_since_reset.zero_()
         return count
 
     @torch.no_grad()
-    def _reseed(self, dead: torch.Tensor, threshold: float | None) -> None:
+    def _reseed(self, dead: torch.Tensor) -> None:
         res = self._last_residuals                                          # [B, K, L, D]
         b = res.shape[0]
         k, levels, c = dead.shape
@@ -253,8 +261,7 @@ class BatchedResidualVQ(nn.Module):
         base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)
         cand = flat[rows + base]                                            # [K, L, C, D]
         share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
-        fresh = torch.maximum(2.0 * self.dead_code_fraction * share,
-                              torch.full_like(share, 2.0 * (threshold or 0.0)))
+        fresh = (2.0 * self.dead_code_fraction * share).clamp(min=1e-3)    # restart just above the limit
         new_size = torch.where(dead, fresh.expand_as(dead), self.cluster_size)
         self.codebook.copy_(torch.where(dead[..., None], cand, self.codebook))
         self.cluster_size.copy_(new_size)
