@@ -82,7 +82,12 @@ def run(args) -> dict:
     mu, sd = tr.mean(0), tr.std(0) + 1e-8                          # fitted on the training split only
     dev = torch.device(args.device)
     xt, xv = torch.from_numpy((tr - mu) / sd).to(dev), torch.from_numpy((va - mu) / sd).to(dev)
-    cats = [np.flatnonzero(groups == g).tolist() for g in range(args.groups)]
+    init_groups = groups.copy()
+    if args.wrong > 0:                                              # a mapping with a share of wrong features
+        rng = np.random.default_rng(args.seed + 1)
+        moved = rng.choice(len(groups), int(round(args.wrong * len(groups))), replace=False)
+        init_groups[moved] = (groups[moved] + rng.integers(1, args.groups, len(moved))) % args.groups
+    cats = [np.flatnonzero(init_groups == g).tolist() for g in range(args.groups)]
     fam = FamilyInput("summary", "identity", {}, "tabular", (x.shape[1],))
     cfg = json.loads(args.model_cfg) if args.model_cfg else {}
     cls = LearnableCategoricalVQVAE if args.mode == "learnable" else CategoricalHierarchicalVQVAE
@@ -103,6 +108,9 @@ def run(args) -> dict:
     steps_per_epoch = len(xt) // bs
     eval_every = max(1, steps_per_epoch // 4)
     for epoch in range(args.epochs):
+        if args.mode == "learnable":
+            from spinlock_spec.nn.schedules import temperature_at
+            model.temperature = temperature_at(epoch, args.epochs, 1.0, 0.1, "linear")
         order = torch.randperm(len(xt), device=dev)
         for step in range(steps_per_epoch):
             t0 = time.perf_counter()
@@ -127,7 +135,12 @@ def run(args) -> dict:
             print(json.dumps(history[-1]), flush=True)
     q, util = evaluate(model, xv)
     samples = args.epochs * steps_per_epoch * bs
-    return {"tag": args.tag, "source": source, "n": args.n, "groups": args.groups, "mode": args.mode, "quantizer": args.quantizer,
+    ari = None
+    if args.mode == "learnable":
+        from sklearn.metrics import adjusted_rand_score
+        ari = {"initial": round(adjusted_rand_score(groups, init_groups), 3),
+               "final": round(adjusted_rand_score(groups, model.hard_assignment().cpu().numpy()), 3)}
+    return {"tag": args.tag, "ari": ari, "source": source, "n": args.n, "groups": args.groups, "mode": args.mode, "quantizer": args.quantizer,
             "params": params, "samples_per_s": round(samples / train_time), "train_time_s": round(train_time, 1),
             "time_to_0.65_s": None if t_065 is None else round(t_065, 2), "quality": round(q, 4),
             "util_min": round(float(util.min()), 3), "util_mean": round(float(util.mean()), 3),
@@ -142,6 +155,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--wrong", type=float, default=0.0, help="share of features put in a wrong initial category")
     ap.add_argument("--clip", type=float, default=0.0, help="gradient clip norm (0 = none)")
     ap.add_argument("--assign-lr", type=float, default=1e-2)
     ap.add_argument("--mode", choices=["static", "learnable"], default="static")

@@ -74,6 +74,10 @@ class MembershipOutput(nn.Module):
         self.weight = nn.Parameter(_uniform_(torch.empty(groups, in_dim, num_features), in_dim))
         self.bias = nn.Parameter(torch.zeros(groups, num_features))
 
+    def per_category(self, h: torch.Tensor) -> torch.Tensor:
+        """Every category's reconstruction of every feature: [K, B, H] -> [K, B, F]."""
+        return torch.baddbmm(self.bias[:, None, :], h, self.weight)
+
     def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         k, b, hd = h.shape
         pt = membership.t()                                                 # [K, F]

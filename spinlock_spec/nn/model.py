@@ -44,7 +44,7 @@ MODEL_DEFAULTS = {
     "dead_code_interval": 1,       # re-seed dead codes every this many training steps (0 = never)
     "topo_samples": 256,           # rows used by the topographic term
     "info_samples": 128,           # rows used by the informativeness term
-    "assignment_init_scale": 3.0,  # learnable: initial logit of a feature's initial category
+    "assignment_init_scale": 1.0,  # learnable: initial logit of a feature's initial category
 }
 
 
@@ -285,10 +285,13 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         z = self.enc_out(h).transpose(0, 1)
         return z * self.quantizer.dim_mask[None]
 
+    def decode_hidden(self, q: torch.Tensor) -> torch.Tensor:
+        """q [B, K, D] -> per-category decoder hidden [K, B, H]."""
+        return self.act(self.dec_in(q.transpose(0, 1)))
+
     def decode_latents(self, q: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         """q [B, K, D] -> x_hat [B, F]."""
-        h = self.act(self.dec_in(q.transpose(0, 1)))
-        return self.dec_out(h, membership)
+        return self.dec_out(self.decode_hidden(q), membership)
 
     def apply_heads(self, xhat: torch.Tensor) -> dict:
         """Reconstructed features [B, F] -> family -> predicted target."""
@@ -306,9 +309,10 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         # in the same decoder pass as the full reconstruction
         b, n_info = z.shape[0], min(self.info_samples, z.shape[0])
         coarse = z[:n_info] + (vq.level_quantized[:n_info, :, 0] - z[:n_info]).detach()
-        both = self.decode_latents(torch.cat([vq.quantized, coarse]), membership)
+        hidden = self.decode_hidden(torch.cat([vq.quantized, coarse]))
+        both = self.dec_out(hidden, membership)
         recon = self.apply_heads(both[:b])
-        recon_loss = _mse(recon, targets)
+        recon_loss = self._recon_loss(recon, targets, hidden[:, :b], membership)
         info_loss = _mse(self.apply_heads(both[b:]), {k: v[:n_info] for k, v in targets.items()})
         ortho = category_decorrelation(z, self.quantizer.dim_mask)
         tcat = torch.cat(list(targets.values()), dim=1)
@@ -320,6 +324,10 @@ class CategoricalHierarchicalVQVAE(nn.Module):
 
     def _extra_terms(self) -> dict:
         return {}
+
+    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor):
+        """MSE over all target columns (hidden: decoder hidden [K, B, H] of these rows)."""
+        return _mse(recon, targets)
 
     # ------------------------------------------------------------------ tokens
     @torch.no_grad()
@@ -434,6 +442,30 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
             probs = one_hot + probs - probs.detach()
         return probs
+
+    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor):
+        """Expected reconstruction error under the assignment.  For a column f of an
+        identity family: sum_c P[f,c] (out_c,f - x_f)^2, the error of category c's own
+        reconstruction of f weighted by P (out_c = every category decodes every
+        feature); for an encoded family's targets: the error of the head applied to
+        the P-mixed reconstruction.  Averaged over all target columns.  For a one-hot P
+        (eval, static) this is exactly the plain MSE; for a soft P its gradient moves
+        each feature's mass towards the categories that reconstruct it best."""
+        if not self.training:
+            return _mse(recon, targets)
+        per_cat = None
+        total, count = 0.0, 0
+        for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
+            t = targets[fam.name].float()
+            count += t.numel()
+            if enc.is_identity:
+                if per_cat is None:
+                    per_cat = self.dec_out.per_category(hidden)                  # [K, B, F]
+                err = (per_cat[:, :, a:b] - t[None]) ** 2                         # [K, B, f]
+                total = total + (err * membership[a:b].t()[:, None, :]).sum()
+            else:
+                total = total + ((recon[fam.name].float() - t) ** 2).sum()
+        return total / count
 
     def _extra_terms(self) -> dict:
         probs = self.assignment_probs()

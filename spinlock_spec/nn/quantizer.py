@@ -83,7 +83,14 @@ class BatchedResidualVQ(nn.Module):
         self.register_buffer("usage_since_reset", torch.zeros(k, levels, cmax))
         self._last_residuals: torch.Tensor | None = None  # [B, K, L, D], detached
         self._last_errors: torch.Tensor | None = None     # [B, K, L]
-        self._step_counter = 0                             # host-side copy of steps (no device sync)
+        # host-side mirror of ``initialized`` (set by initialize() and load_state_dict): the
+        # training forward reads the buffer (a device sync) only until it is True, so a
+        # compiled step has no data-dependent branch and no sync
+        self._init_done = False
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._init_done = bool(self.initialized)
 
     # ------------------------------------------------------------------ basics
     def _code_bias(self) -> torch.Tensor:
@@ -150,6 +157,7 @@ class BatchedResidualVQ(nn.Module):
             self.embed_sum[:, level] = cent * self.cluster_size[:, level, :, None]
             r = r - self._gather(self._nearest(r, level), level)
         self.initialized.fill_(True)
+        self._init_done = True
 
     # ------------------------------------------------------------------ forward
     def quantize(self, z: torch.Tensor):
@@ -172,8 +180,10 @@ class BatchedResidualVQ(nn.Module):
         in_dtype = z.dtype
         with torch.autocast(device_type=z.device.type, enabled=False):
             z = z.float() * self.dim_mask[None]
-            if self.training and self.init_from_data and not bool(self.initialized):
-                self.initialize(z)
+            if self.training and self.init_from_data and not self._init_done:
+                self._init_done = bool(self.initialized)       # one sync, until initialised
+                if not self._init_done:
+                    self.initialize(z)
             codes, vecs, residuals = self.quantize(z)
             # commitment: beta * ||r_l - sg(q_l)||^2 per valid latent dim, averaged over b, k, l
             dims = self.dim_mask.sum(-1).clamp(min=1.0)                     # [K]
@@ -190,10 +200,11 @@ class BatchedResidualVQ(nn.Module):
                         stats = self.stats_hook(stats)
                     self.apply_statistics(stats)
                     self.steps += 1
-                    self._step_counter += 1
-                    if self.dead_code_fraction > 0 and self.reset_interval > 0 \
-                            and self._step_counter % self.reset_interval == 0:
-                        self._reseed(self.dead_codes())  # no host sync
+                    if self.dead_code_fraction > 0 and self.reset_interval > 0:
+                        dead = self.dead_codes()
+                        if self.reset_interval > 1:   # on the device: no host copy of the step count
+                            dead = dead & (self.steps % self.reset_interval == 0)
+                        self._reseed(dead)           # no host sync, no data-dependent branch
         return QuantizerOutput(quantized.to(in_dtype), codes, loss, vecs.detach())
 
     # ------------------------------------------------------------------ EMA
@@ -205,7 +216,9 @@ class BatchedResidualVQ(nn.Module):
         k, levels, c = self.num_categories, self.num_levels, self.max_codes
         base = (torch.arange(k * levels, device=codes.device) * c).reshape(1, k, levels)
         flat = (codes + base).reshape(-1)                                   # [B*K*L] slot ids
-        counts = torch.bincount(flat, minlength=k * levels * c).float()
+        # index_add_ rather than bincount: a fixed output shape (torch.compile keeps one graph)
+        counts = torch.zeros(k * levels * c, device=codes.device)
+        counts.index_add_(0, flat, torch.ones(flat.shape[0], device=codes.device))
         sums = torch.zeros(k * levels * c, self.dim, device=codes.device)
         sums.index_add_(0, flat, residuals.float().reshape(-1, self.dim))
         return {"counts": counts.reshape(k, levels, c), "sums": sums.reshape(k, levels, c, self.dim)}
