@@ -146,3 +146,46 @@ def test_lookup_matches_quantized():
     out = vq(z)
     assert torch.allclose(vq.lookup(out.codes), out.level_quantized.sum(2), atol=1e-6)
     assert torch.allclose(vq.lookup(out.codes, levels=1), out.level_quantized[:, :, 0], atol=1e-6)
+
+
+def test_reseed_interval_counts_steps_on_device():
+    """dead_code_interval=2: a dead code is re-seeded after even steps only (the step
+    count is the ``steps`` buffer, so a resumed run keeps the phase)."""
+    vq = _vq(dead_code_fraction=0.2, reset_interval=2)
+    vq.train()
+    vq(torch.randn(128, 3, 4))                     # step 1 (init)
+
+    def kill_code():                               # unreachable: zero count, far-away EMA sum
+        vq.cluster_size[0, 0, 3] = 0.0
+        vq.embed_sum[0, 0, 3] = 1e3
+
+    kill_code()
+    vq(torch.randn(128, 3, 4))                     # step 2: re-seeded from the residuals
+    assert vq.codebook[0, 0, 3].abs().max() < 100
+    kill_code()
+    state = {k: v.clone() for k, v in vq.state_dict().items()}
+    vq(torch.randn(128, 3, 4))                     # step 3: odd, left alone (EMA only)
+    assert vq.codebook[0, 0, 3].abs().min() > 1e3 and int(vq.steps) == 3
+    # a fresh quantizer loaded from the state knows it is initialised (no second k-means)
+    other = _vq(dead_code_fraction=0.2, reset_interval=2)
+    other.load_state_dict(state)
+    other.train()
+    book = other.codebook.clone()
+    other(torch.randn(128, 3, 4))
+    keep = torch.ones_like(book, dtype=torch.bool)
+    keep[0, 0, 3] = False                          # the killed code (far away in both)
+    assert other._init_done and (other.codebook - book)[keep].abs().max() < 1.0
+
+
+def test_training_step_traces_as_one_graph_after_init():
+    """No host sync or data-dependent Python branch in a training step once the
+    codebooks are initialised: dynamo traces it as a single graph."""
+    import torch._dynamo
+
+    vq = _vq()
+    vq.train()
+    vq(torch.randn(64, 3, 4))                       # eager first step: data init
+    torch._dynamo.reset()
+    explain = torch._dynamo.explain(vq)(torch.randn(64, 3, 4))
+    assert explain.graph_break_count == 0, explain.break_reasons
+    assert explain.graph_count == 1
