@@ -239,6 +239,8 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
                 hint="resume without a SPEC (the run's config.yaml is used), or start a new run")
         saved_pre, saved_categories = _saved_state(resume_dir)
     prepared = prepare_data(compiled, data, preprocessor=saved_pre)
+    if init_from is not None and saved_categories is None:
+        saved_categories = _init_categories(init_from, compiled, prepared, log)
     built = build_model(compiled, prepared, categories=saved_categories, log=log)
     if init_from is not None:
         _init_weights(built.model, init_from, log, compiled)
@@ -335,12 +337,41 @@ def _init_weights(model, source, log, compiled=None) -> None:
     log.info(f"Initialized weights from {source}")
 
 
+def _init_categories(source, compiled, prepared, log) -> list[list[int]] | None:
+    """--init-from: the initial categories of the source (its initial_categories.json), so
+    that the model built here has the groups its weights were trained with (clustering other
+    data, or the same data differently cleaned, may group the features differently).
+    None (categories found as usual) when the source has none or they do not cover exactly
+    this spec's features; the architecture check then names what differs."""
+    from spinlock_spec.build.families import family_inputs, feature_layout
+
+    path = _model_folder(source) / INITIAL_CATEGORIES_FILE
+    try:
+        categories = [[int(i) for i in c] for c in json.loads(path.read_text())["categories"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    slots = feature_layout(family_inputs(compiled.graph, prepared.train))
+    n_features = slots[-1].stop if slots else 0
+    if sorted(i for c in categories for i in c) != list(range(n_features)):
+        log.info(f"--init-from {source}: its categories do not cover this spec's {n_features} "
+                 "features; finding categories as usual")
+        return None
+    log.info(f"Categories from {source} ({INITIAL_CATEGORIES_FILE}), the ones its weights were "
+             "trained with")
+    return categories
+
+
 def _model_folder(source) -> Path:
     text = str(source)
     if text.startswith("zoo:"):
         from spinlock_spec.zoo import entry_dir
 
-        return Path(entry_dir(text))
+        folder = Path(entry_dir(text))
+        if not any((folder / f"{w}_model.json").is_file() for w in ("best", "final")):
+            raise CheckpointError(f"{text} is a spec-only zoo entry: it has no pretrained weights",
+                                  code="E400", hint=f"train it (spinlock-spec train {text}); "
+                                  "`spinlock-spec zoo list` shows which entries have weights")
+        return folder
     return Path(text)
 
 

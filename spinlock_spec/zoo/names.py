@@ -15,7 +15,9 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$"
 FILE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
 
-ROLES = ("spec", "weights", "weights_meta", "normalization", "categories", "card")
+# config: the resolved spec the weights were trained with (a run folder's config.yaml), so
+# that a pulled entry with weights is a loadable run folder (api.load_run("zoo:NAME")).
+ROLES = ("spec", "weights", "weights_meta", "normalization", "categories", "config", "card")
 
 REF_PREFIX = "zoo:"
 
