@@ -157,8 +157,12 @@ def reference_markdown(schema: dict | None = None) -> str:
 # --------------------------------------------------------------------------- rules
 # rule id -> (spec YAML, --set overrides, files to create next to the spec {name: text})
 RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
-    "learnable-hybrid-fallback": ("families:\n  initial: {encoder: initial_hybrid}\n"
-                                  "training: {category_assignment: learnable}\n", [], {}),
+    "learnable-encoder-fallback": ("# my_static_encoder: a plug-in encoder registered with "
+                                   "learnable_compatible=False\n"
+                                   "families:\n  summary: {encoder: my_static_encoder}\n"
+                                   "training: {category_assignment: learnable}\n", [], {}),
+    "learnable-hybrid-supported": ("families:\n  initial: {encoder: initial_hybrid}\n"
+                                   "training: {category_assignment: learnable}\n", [], {}),
     "manual-needs-mapping-file": ("families:\n  summary: {encoder: identity}\n"
                                   "training: {category_assignment: manual}\n", [], {}),
     "mapping-file-missing": ("families:\n  summary: {encoder: identity}\n"
@@ -212,6 +216,21 @@ RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
 }
 
 
+def _example_plugins(rule_id: str) -> list:
+    """Registry entries an example needs (registered only while it compiles): the
+    fallback rule fires only for an encoder registered with learnable_compatible=False,
+    and no built-in encoder is."""
+    if rule_id != "learnable-encoder-fallback":
+        return []
+    from spinlock_spec.registry import TABULAR, Entry
+
+    return [Entry(name="my_static_encoder", builder="spinlock_spec.nn.encoders:IdentityEncoder",
+                  params_schema={"type": "object", "properties": {}, "additionalProperties": False,
+                                 "description": "No parameters."},
+                  input_kind=TABULAR, description="Example plug-in encoder that cannot be learned.",
+                  out_dim=lambda p, s: (s[-1] if s else None), trainable=False, learnable_compatible=False)]
+
+
 def example_diagnostics(rule_id: str) -> tuple[str, list[str]] | None:
     """(spec text, formatted diagnostics of ``rule_id``) from compiling its example in a
     scratch folder (paths shown relative to it)."""
@@ -221,7 +240,13 @@ def example_diagnostics(rule_id: str) -> tuple[str, list[str]] | None:
     text, overrides, files = example
     from spinlock_spec.compile import compile_spec
 
-    with tempfile.TemporaryDirectory() as tmp:
+    import contextlib
+
+    from spinlock_spec.registry import ENCODERS
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as plugins:
+        for entry in _example_plugins(rule_id):
+            plugins.enter_context(ENCODERS.registered(entry))
         folder = Path(tmp).resolve()
         for name, content in files.items():
             (folder / name).write_text(content, encoding="utf-8")

@@ -9,6 +9,7 @@ here (its schema fragment comes with it) + tests.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,6 +33,11 @@ class Entry:
     # shape (D,), (T, D) or (C, H, W), or None when unknown.
     out_dim: Callable[[dict, tuple | None], int | None] = field(default=lambda p, s: None)
     trainable: bool = True
+    # False when the encoder's output columns cannot join a learnable assignment
+    # (e.g. a plug-in encoder whose columns are not individually assignable features):
+    # category_assignment: learnable then falls back to static assignment (rule
+    # learnable-encoder-fallback).  Every built-in encoder is compatible.
+    learnable_compatible: bool = True
 
     def load_builder(self) -> Any:
         module, _, attr = self.builder.partition(":")
@@ -43,14 +49,35 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[str, str] = {}
+        self.version = 0        # bumped by register/unregister (caches keyed on it, e.g. the spec validator)
 
     def register(self, entry: Entry) -> Entry:
         for key in (entry.name, *entry.aliases):
             if key in self._aliases:
                 raise ValueError(f"{self.kind} name {key!r} registered twice")
+        for key in (entry.name, *entry.aliases):
             self._aliases[key] = entry.name
         self._entries[entry.name] = entry
+        self.version += 1
         return entry
+
+    def unregister(self, name: str) -> Entry:
+        """Remove an entry (by any of its names) and its aliases; returns it."""
+        entry = self.get(name)
+        for key in (entry.name, *entry.aliases):
+            self._aliases.pop(key, None)
+        del self._entries[entry.name]
+        self.version += 1
+        return entry
+
+    @contextlib.contextmanager
+    def registered(self, entry: Entry):
+        """``with ENCODERS.registered(entry): ...``: the entry exists inside the block only."""
+        self.register(entry)
+        try:
+            yield entry
+        finally:
+            self.unregister(entry.name)
 
     def canonical(self, name: str) -> str | None:
         return self._aliases.get(name)

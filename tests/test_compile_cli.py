@@ -29,12 +29,12 @@ def test_learnable_simple_test_summary():
     assert "pyramid_temporal" in out and "0 error(s)" in out
 
 
-def test_original_layout_hybrid_learnable_warns_and_falls_back():
+def test_original_layout_hybrid_learnable_is_learnable():
     code, out, _ = run("compile", str(FIXTURES / "original_hybrid_learnable.yaml"))
     assert code == 0
-    assert "[WARNING] Learnable assignment mode not yet supported with hybrid INITIAL encoding" in out
-    assert "Falling back to standard categorical VQ-VAE with static assignments" in out
-    assert "trainer   VQVAETrainer" in out and "requested learnable" in out
+    assert "[WARNING]" not in out and "Falling back" not in out and "falls back" not in out
+    assert "trainer   LearnableVQVAETrainer" in out and "assignment learnable" in out
+    assert "initial hybrid: 12 manual + 8 CNN features, learnable" in out
 
 
 def test_typo_exit_2_with_position_and_suggestion(tmp_path):

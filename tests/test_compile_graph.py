@@ -20,13 +20,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_examples_compile_clean(path):
     c = compile_file(path)
-    assert c.diagnostics == [], [d.format() for d in c.diagnostics]
+    # the only diagnostic an example may show: the info that hybrid INITIAL is learnable
+    shown = [d for d in c.diagnostics if d.code != "learnable-hybrid-supported"]
+    assert shown == [], [d.format() for d in shown]
+    assert all(d.severity == "info" for d in c.diagnostics)
     assert c.spec["dataset"]["path"] is None
 
 
-def test_examples_are_the_four():
+def test_examples_are_the_five():
     assert {p.stem for p in EXAMPLES} == {"learnable_simple_test", "learnable_vqvae_variable_length",
-                                          "learnable_assignment", "static_baseline"}
+                                          "learnable_assignment", "static_baseline", "learnable_hybrid_initial"}
 
 
 def test_learnable_simple_test_graph():
@@ -66,16 +69,16 @@ def test_explicit_levels_give_quantizer_nodes():
     assert [(a["level"], a["num_tokens"], a["latent_dim"]) for a in q] == [(0, 16, 8), (1, 8, 8)]
 
 
-def test_hybrid_learnable_falls_back():
+def test_hybrid_learnable_is_learnable():
     c = compile_file(FIXTURES / "original_hybrid_learnable.yaml")
-    assert c.trainer_type == "VQVAETrainer" and c.model_class == "CategoricalHierarchicalVQVAE"
-    assert c.assignment_mode == "auto" and c.graph.graph["requested_assignment_mode"] == "learnable"
-    warn = [d for d in c.diagnostics if d.code == "learnable-hybrid-fallback"][0]
-    assert warn.message.startswith("[WARNING] Learnable assignment mode not yet supported with hybrid "
-                                   "INITIAL encoding\n  Falling back to standard categorical VQ-VAE with "
-                                   "static assignments")
-    assert warn.severity == "warning" and warn.line == 8
-    assert "loss:assign_balance" not in c.graph.nodes
+    assert c.trainer_type == "LearnableVQVAETrainer" and c.model_class == "LearnableCategoricalVQVAE"
+    assert c.assignment_mode == "learnable" == c.graph.graph["requested_assignment_mode"]
+    assert not [d for d in c.diagnostics if d.code == "learnable-encoder-fallback"]
+    assert not any("Falling back" in d.message for d in c.diagnostics)
+    info = [d for d in c.diagnostics if d.code == "learnable-hybrid-supported"][0]
+    assert info.severity == "info" and info.line == 8
+    assert "12 manual + 8 CNN features" in info.message
+    assert "loss:assign_balance" in c.graph.nodes and c.graph.nodes["encoder:initial"]["learnable_compatible"]
     assert c.ok
 
 

@@ -19,7 +19,8 @@ def _mapping(tmp_path, content):
 
 
 CASES = {
-    "learnable-hybrid-fallback": lambda t: ("families: {initial: {encoder: initial_hybrid}}\n" + LEARN, []),
+    "learnable-encoder-fallback": lambda t: ("families: {summary: {encoder: static_only_plugin}}\n" + LEARN, []),
+    "learnable-hybrid-supported": lambda t: ("families: {initial: {encoder: initial_hybrid}}\n" + LEARN, []),
     "manual-needs-mapping-file": lambda t: (FAM + "training: {category_assignment: manual}\n", []),
     "mapping-file-missing": lambda t: (FAM, ["training.category_assignment=manual",
                                              f"training.category_mapping_file={t / 'nope.json'}"]),
@@ -61,10 +62,26 @@ def test_rules_have_unique_ids_and_text():
         assert r.severity in ("error", "warning", "info") and r.summary and r.hint
 
 
+def static_only_plugin():
+    """A plug-in encoder registered with learnable_compatible=False (no built-in one is)."""
+    from spinlock_spec.registry import TABULAR, Entry
+
+    return Entry(name="static_only_plugin", builder="spinlock_spec.nn.encoders:IdentityEncoder",
+                 params_schema={"type": "object", "properties": {}, "additionalProperties": False},
+                 input_kind=TABULAR, description="test plug-in", out_dim=lambda p, s: (s[-1] if s else None),
+                 trainable=False, learnable_compatible=False)
+
+
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_rule_triggers(rule, tmp_path):
+    from spinlock_spec.registry import ENCODERS
+
     text, overrides = CASES[rule.id](tmp_path)
-    c = compile_spec(text, overrides=overrides)
+    if rule.id == "learnable-encoder-fallback":
+        with ENCODERS.registered(static_only_plugin()):
+            c = compile_spec(text, overrides=overrides)
+    else:
+        c = compile_spec(text, overrides=overrides)
     hits = [d for d in c.diagnostics if d.code == rule.id]
     assert hits, [d.format() for d in c.diagnostics]
     assert all(d.severity == rule.severity and d.hint and d.pointer is not None for d in hits)

@@ -1,9 +1,11 @@
 """Initial categories: discovered by clustering, or read from a mapping file.
 
-Clustering runs over the identity families' columns (the raw, cleaned,
-normalized features).  The embedding columns of each encoded family, and every
-family listed in ``category_assignment_config.isolated_families``, form a
-category of their own; the learnable mode can move them afterwards.
+Clustering runs over the identity families' columns and the manual columns of
+``initial_hybrid`` families (the raw, cleaned, normalized features).  The
+embedding columns of each encoded family (for a hybrid family: its CNN
+columns), and every family listed in
+``category_assignment_config.isolated_families``, form a category of their own;
+the learnable mode can move them afterwards.
 """
 from __future__ import annotations
 
@@ -24,15 +26,17 @@ class InitialCategories:
 
 
 def true_feature_labels(slots: list[FamilySlot], dataset) -> list[int] | None:
-    """Planted group of every feature (identity families only; -1 elsewhere)."""
+    """Planted group of every feature (the family's own columns: identity families and
+    hybrid manual columns; -1 for embedding columns)."""
     labels, known = [], False
     for slot in slots:
-        groups = dataset.true_groups.get(slot.name) if slot.identity else None
-        if groups is not None and len(groups) == slot.stop - slot.start:
+        groups = dataset.true_groups.get(slot.name) if slot.manual else None
+        if groups is not None and len(groups) == slot.manual:
             labels += [int(g) for g in groups]
             known = True
         else:
-            labels += [-1] * (slot.stop - slot.start)
+            labels += [-1] * slot.manual
+        labels += [-1] * (slot.stop - slot.start - slot.manual)
     return labels if known else None
 
 
@@ -46,9 +50,11 @@ def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
     categories: list[list[int]] = []
     for slot in slots:
         members = list(range(slot.start, slot.stop))
-        if slot.identity and slot.name not in isolated_names:
-            columns.append(np.asarray(dataset.arrays[slot.name], dtype=np.float32))
-            index += members
+        if slot.manual and slot.name not in isolated_names:
+            columns.append(np.asarray(dataset.arrays[slot.name], dtype=np.float32)[:, :slot.manual])
+            index += members[:slot.manual]
+            if len(members) > slot.manual:
+                categories.append(members[slot.manual:])       # hybrid: the CNN columns
         else:
             categories.append(members)
     if columns:

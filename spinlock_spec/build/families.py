@@ -14,6 +14,9 @@ class FamilySlot:
     start: int
     stop: int
     identity: bool
+    # leading columns of the slot that are the family's own (normalized) columns passed
+    # through: all of them for identity, the manual columns for initial_hybrid, else 0
+    manual: int = 0
 
 
 def family_nodes(graph) -> list[dict]:
@@ -50,12 +53,15 @@ def family_inputs(graph, dataset) -> list:
 
 
 def feature_layout(families) -> list[FamilySlot]:
-    """Slots of the families in the concatenated feature vector (encoder out dims)."""
+    """Slots of the families in the concatenated feature vector (encoder out dims); an
+    initial_hybrid slot is its manual columns followed by its CNN embedding columns."""
     slots, offset = [], 0
     for fam in families:
         entry = ENCODERS.get(fam.encoder)
         shape = fam.fields_shape if entry.input_kind == FIELDS else fam.shape
-        width = entry.out_dim(fam.encoder_params, shape)
-        slots.append(FamilySlot(fam.name, entry.name, offset, offset + int(width), not entry.trainable))
+        width = int(entry.out_dim(fam.encoder_params, shape))
+        identity = not entry.trainable
+        manual = width if identity else (int(fam.shape[-1]) if entry.input_kind == HYBRID and fam.shape else 0)
+        slots.append(FamilySlot(fam.name, entry.name, offset, offset + width, identity, manual))
         offset += int(width)
     return slots

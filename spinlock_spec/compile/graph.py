@@ -24,13 +24,29 @@ ASSIGN_LOSSES = (("assign_orthogonality", "orthogonality_weight"), ("assign_bala
 
 
 def hybrid_families(spec: dict) -> list[str]:
-    """Families whose encoder is initial_hybrid (learnable mode falls back with them)."""
-    return [n for n, f in spec["families"].items() if f["encoder"] == "initial_hybrid"]
+    """Families whose encoder is initial_hybrid (their manual columns and CNN embedding
+    columns join the learnable assignment)."""
+    return [n for n, f in spec["families"].items()
+            if f["encoder"] in ENCODERS and ENCODERS.get(f["encoder"]).name == "initial_hybrid"]
+
+
+def learnable_blockers(spec: dict) -> list[tuple[str, str]]:
+    """(family, encoder) of the families whose encoder is registered with
+    ``learnable_compatible=False``: their columns cannot join a learnable assignment."""
+    out = []
+    for name, fam in spec["families"].items():
+        if fam["encoder"] in ENCODERS:
+            entry = ENCODERS.get(fam["encoder"])
+            if not entry.learnable_compatible:
+                out.append((name, entry.name))
+    return out
 
 
 def effective_mode(spec: dict) -> str:
+    """The assignment mode the model is built with: ``learnable`` falls back to ``auto``
+    (static categories) when a family's encoder cannot be learned (:func:`learnable_blockers`)."""
     requested = spec["training"]["category_assignment"]
-    if requested == "learnable" and hybrid_families(spec):
+    if requested == "learnable" and learnable_blockers(spec):
         return "auto"
     return requested
 
@@ -98,6 +114,7 @@ def build_graph(spec: dict, info, resolved=None):
         g.add_node(f"encoder:{name}", kind="family_encoder", source=_src(resolved, ("families", name, "encoder")),
                    family=name, encoder=entry.name, encoder_params=copy.deepcopy(fam["encoder_params"]),
                    input_kind=entry.input_kind, trainable=entry.trainable,
+                   learnable_compatible=entry.learnable_compatible,
                    needs_fields=entry.input_kind in (FIELDS, HYBRID), needs_series=entry.input_kind == TEMPORAL,
                    out_dim=out_dim)
         g.add_edge("dataset", f"family:{name}")

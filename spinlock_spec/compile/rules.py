@@ -15,8 +15,10 @@ from typing import Callable, Iterable
 from spinlock_spec.errors import Diagnostic
 from spinlock_spec.spec.origin import pointer
 
-HYBRID_WARNING = ("[WARNING] Learnable assignment mode not yet supported with hybrid INITIAL encoding\n"
-                  "  Falling back to standard categorical VQ-VAE with static assignments")
+# The learnable-mode guide's fallback warning, for an encoder that cannot be learned
+# (initial_hybrid, the guide's case, is supported since issue 6).
+LEARNABLE_FALLBACK_WARNING = ("[WARNING] Learnable assignment mode not supported with encoder {encoder}\n"
+                              "  Falling back to standard categorical VQ-VAE with static assignments")
 
 
 @dataclass
@@ -69,17 +71,45 @@ def rule(rule_id: str, severity: str, summary: str, hint: str):
 # --------------------------------------------------------------------------- assignment
 
 
-@rule("learnable-hybrid-fallback", "warning",
-      "learnable assignment with an initial_hybrid family falls back to static assignment",
-      "use encoder: identity for the INITIAL family (see examples/learnable_simple_test.yaml) "
+def hybrid_split(enc: dict, fam: dict) -> tuple[int | None, int]:
+    """(manual columns, CNN embedding columns) of an initial_hybrid encoder node
+    (manual is None while the family's shape is unknown)."""
+    params = enc["encoder_params"]
+    cnn = int(params.get("cnn_embedding_dim") or 16)
+    manual = params.get("manual_dim")
+    if manual is None and fam.get("shape") and len(fam["shape"]) == 1:
+        manual = fam["shape"][0]
+    return (int(manual) if manual is not None else None), cnn
+
+
+@rule("learnable-encoder-fallback", "warning",
+      "learnable assignment with an encoder that cannot be learned falls back to static assignment",
+      "use an encoder registered as learnable-compatible for that family (every built-in encoder is), "
       "or set training.category_assignment: auto")
-def learnable_hybrid_fallback(ctx):
+def learnable_encoder_fallback(ctx):
     if ctx.spec["training"]["category_assignment"] != "learnable":
         return
-    for name, fam in ctx.spec["families"].items():
-        if fam["encoder"] == "initial_hybrid":
-            yield Finding(HYBRID_WARNING + f" (family {name!r}: initial_hybrid; trainer: VQVAETrainer)",
-                          ("families", name, "encoder"))
+    for enc, fam in ctx.encoders():
+        if not enc["learnable_compatible"]:
+            yield Finding(LEARNABLE_FALLBACK_WARNING.format(encoder=enc["encoder"])
+                          + f" (family {fam['name']!r}: {enc['encoder']}; trainer: VQVAETrainer)",
+                          ("families", fam["name"], "encoder"))
+
+
+@rule("learnable-hybrid-supported", "info",
+      "initial_hybrid columns (manual + CNN embedding) join the learnable assignment; the CNN trains end to end",
+      "nothing to fix; the family's target stays the manual columns and 4x4-pooled fields")
+def learnable_hybrid_supported(ctx):
+    if ctx.node("assignment")["mode"] != "learnable":
+        return
+    for enc, fam in ctx.encoders():
+        if enc["encoder"] != "initial_hybrid":
+            continue
+        manual, cnn = hybrid_split(enc, fam)
+        yield Finding(f"family {fam['name']!r}: initial_hybrid with learnable assignment: "
+                      f"{manual if manual is not None else '?'} manual + {cnn} CNN features join the "
+                      "assignment matrix; the CNN trains end to end against the manual columns and "
+                      "pooled fields", ("families", fam["name"], "encoder"))
 
 
 @rule("manual-needs-mapping-file", "error", "manual assignment needs training.category_mapping_file",

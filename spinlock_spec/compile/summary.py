@@ -21,10 +21,17 @@ def summary_text(compiled, *, name: str = "") -> str:
     width = max(len(n) for n in spec["families"])
     for fam in spec["families"]:
         f, e = g.nodes[f"family:{fam}"], g.nodes[f"encoder:{fam}"]
-        extra = f" + fields {_shape(f['fields_shape'])}" if f["fields_shape"] and e["needs_fields"] else ""
-        extra += " (variable length)" if f["variable_length"] else ""
+        extra = " variable length" if f["variable_length"] else ""
+        extra += f" + fields {_shape(f['fields_shape'])}" if f["fields_shape"] and e["needs_fields"] else ""
         out = "?" if e["out_dim"] is None else e["out_dim"]
         lines.append(f"  {fam:<{width}}  {_shape(f['shape'])}{extra} -> {e['encoder']} -> {out} features")
+        if e["encoder"] == "initial_hybrid":
+            from spinlock_spec.compile.rules import hybrid_split
+
+            manual, cnn = hybrid_split(e, f)
+            how = "learnable" if g.graph["assignment_mode"] == "learnable" else "static"
+            lines.append(f"  {'':<{width}}  {fam} hybrid: {manual if manual is not None else '?'} manual + "
+                         f"{cnn} CNN features, {how}")
     fuse = g.nodes["fuse"]
     lines.append(f"features  {fuse['width'] if fuse['width'] is not None else '?'} before cleaning; "
                  f"normalization {fuse['normalization_method']}")

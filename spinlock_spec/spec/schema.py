@@ -22,17 +22,39 @@ def schema_path():
     return schema_dir() / SCHEMA_FILE
 
 
-@lru_cache(maxsize=1)
 def load_schema() -> dict:
-    """The shipped schema (read once per process)."""
-    return json.loads(schema_path().read_text(encoding="utf-8"))
+    """The shipped schema (read once per process).  Encoders registered at run time
+    (plug-ins: ``spinlock_spec.registry.ENCODERS.register``) are added to the
+    families section, so a spec can name them."""
+    from spinlock_spec.registry import ENCODERS
+
+    return _schema_for(ENCODERS.version)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _schema_for(registry_version: int) -> dict:
+    from spinlock_spec.registry import ENCODERS
+
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    family = schema["properties"]["families"]["additionalProperties"]
+    if set(ENCODERS.all_names()) != set(family["properties"]["encoder"]["enum"]):
+        from spinlock_spec.spec.schema_source import family_schema
+
+        schema["properties"]["families"]["additionalProperties"] = family_schema()
+    return schema
+
+
 def validator():
+    from spinlock_spec.registry import ENCODERS
+
+    return _validator_for(ENCODERS.version)
+
+
+@lru_cache(maxsize=4)
+def _validator_for(registry_version: int):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema())
+    return Draft202012Validator(_schema_for(registry_version))
 
 
 def section_keys() -> dict[str, list[str]]:
