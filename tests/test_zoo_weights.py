@@ -216,3 +216,11 @@ def test_init_from_reuses_the_source_categories_on_other_data(zoo_cache, tmp_pat
     source = json.loads((run.path / "initial_categories.json").read_text())["categories"]
     labels = feature_categories(result.model).tolist()
     assert [sorted({labels[i] for i in cat}) for cat in source] == [[k] for k in range(len(source))]
+
+
+def test_diff_takes_zoo_refs(zoo_cache, tmp_path):
+    spec = tmp_path / "wider.yaml"
+    spec.write_text(OTHER_ARCH)
+    proc = run_cli("diff", "zoo:static_baseline", str(spec))
+    assert proc.returncode == 1, proc.stderr
+    assert "[architecture] model.group_embedding_dim: 32 -> 48" in proc.stdout

@@ -22,7 +22,14 @@ def diff_cmd(a, b, fmt):
 
         from spinlock_spec.compile.diff import diff_specs, diff_text
 
-        result = diff_specs(Path(a), Path(b))
+        def source(text: str):
+            if text.startswith("zoo:"):             # a zoo entry's spec (pulled when needed)
+                from spinlock_spec.zoo import resolve_spec_ref
+
+                return resolve_spec_ref(text)
+            return Path(text)
+
+        result = diff_specs(source(a), source(b))
     except UserError as exc:
         if fmt == "json":
             click.echo(json.dumps({"error": True, "exit_code": 2,
