@@ -226,8 +226,9 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         raise SpecError("no spec given", code="E001", hint="spinlock-spec train SPEC.yaml")
     compiled = compile_spec(spec, extra, data=data)
     _require_ok(compiled)
-    _report_diagnostics(compiled, log)
     spec_ = compiled.spec
+    dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
+    _report_diagnostics(compiled, log)
 
     saved_pre, saved_categories = None, None
     if resume_dir is not None:
@@ -252,22 +253,42 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
 
     run = RunDir(resume_dir) if resume_dir is not None else (
         RunDir(Path(out)) if out is not None else RunDir.new(runs_root, _spec_name(spec)))
-    if resume_dir is None:
+    main = dist_ctx.is_main           # only rank 0 writes the run folder and logs
+    if resume_dir is None and main:
         _start_run_folder(run, compiled, prepared, built)
     cls = trainer_class(compiled.graph)
+    dist_kw = {}
+    if dist_ctx.enabled:
+        from spinlock_spec.train.distributed import device_for
+        dist_kw = {"dist": dist_ctx, "device": device_for(dist_ctx, spec_["training"]["device"])}
     trainer = cls(built.model, prepared.train.arrays, prepared.val.arrays, spec_["training"],
-                  spec_["learnable_assignment"], run_dir=run, log=log, seed=int(spec_["random_seed"]),
-                  spec_hash=compiled.hash, quiet=quiet, log_format=log_format,
-                  true_labels=built.initial.true_labels, progress=progress,
+                  spec_["learnable_assignment"], run_dir=run if main else None, log=log,
+                  seed=int(spec_["random_seed"]),
+                  spec_hash=compiled.hash, quiet=quiet or not main, log_format=log_format,
+                  true_labels=built.initial.true_labels, progress=progress and main,
                   tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
-                            "trainer_type": compiled.trainer_type})
+                            "trainer_type": compiled.trainer_type}, **dist_kw)
     if resume_dir is not None:
         done = trainer.resume_from(run, check_spec_hash=False)
         log.info(f"Resuming {run.path} after epoch {done}")
     history = trainer.fit(int(spec_["training"]["num_epochs"]))
     log.info(f"Run folder: {run.path}")
     return TrainResult(Path(run.path), history, trainer.model, compiled, built.initial.ari)
+
+
+def _join_process_group(spec_: dict, log):
+    """Under torchrun / ``--nproc`` (WORLD_SIZE > 1): join the process group and keep
+    the logs of ranks other than 0 to warnings (train/distributed.py)."""
+    from spinlock_spec.train import distributed
+
+    if distributed.env_world_size() <= 1:
+        return distributed.DistContext()
+    ctx = distributed.setup(spec_["training"]["device"])
+    if not ctx.is_main:
+        import logging
+        log.setLevel(logging.WARNING)
+    return ctx
 
 
 def _check_run_folder(path: Path) -> None:

@@ -26,13 +26,16 @@ import click
 @click.option("--init-from", type=str, default=None,
               help="Start from the weights of a run folder or zoo:NAME (same architecture).")
 @click.option("--no-torch-compile", is_flag=True, help="Never use torch.compile.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train with N processes (DistributedDataParallel: gloo on CPU, nccl on GPU, one GPU "
+                   "each); training.batch_size is the global batch. Under torchrun, leave it out.")
 @click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and the final summary only.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per event on stdout.")
 def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
-              init_from, no_torch_compile, dry_run, verbose, quiet, log_format):
+              init_from, no_torch_compile, nproc, dry_run, verbose, quiet, log_format):
     """Train the tokenizer described by SPEC (a file or zoo:NAME).
 
     Prints the build, trainer and per-epoch indicators, and writes the run folder:
@@ -51,9 +54,25 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
     extra = list(overrides)
     if no_torch_compile:
         extra.append("training.use_torch_compile=false")
-    try:
-        api.train(spec, overrides=extra, data=data, epochs=epochs, out=out, device=device,
+    kwargs = dict(overrides=extra, data=data, epochs=epochs, out=out, device=device,
                   batch_size=batch_size, learning_rate=learning_rate, resume=resume, init_from=init_from,
                   quiet=quiet, log_format=log_format, dry_run=dry_run)
+    if nproc > 1 and not dry_run:
+        from spinlock_spec.train import distributed, launcher
+
+        if distributed.env_world_size() > 1:
+            raise click.UsageError("--nproc starts its own processes: leave it out under torchrun")
+        sys.exit(launcher.launch(nproc, {"spec": spec, **kwargs}, quiet=quiet, verbose=verbose))
+    from spinlock_spec.train import distributed
+
+    try:
+        api.train(spec, **kwargs)
     except TrainingInterrupted:
         sys.exit(130)
+    except Exception as exc:      # several processes (torchrun): show each failure once
+        code = distributed.silent_exit_code(exc)
+        if code is None:
+            raise
+        sys.exit(code)
+    finally:
+        distributed.teardown()

@@ -69,6 +69,10 @@ class BatchedResidualVQ(nn.Module):
         self.reset_interval = int(reset_interval)
         self.init_from_data = bool(init_from_data)
         self.stats_hook: Callable[[dict], dict] | None = None
+        # DDP (train/distributed.py): the data init sees the rows of all ranks, re-seeding
+        # candidates come from rank 0, so every rank keeps identical codebooks
+        self.gather_hook: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.broadcast_hook: Callable[[torch.Tensor], torch.Tensor] | None = None
         if dim_mask is None:
             dim_mask = torch.ones(k, dim)
         self.register_buffer("codebook_sizes", sizes.clone())
@@ -183,7 +187,7 @@ class BatchedResidualVQ(nn.Module):
             if self.training and self.init_from_data and not self._init_done:
                 self._init_done = bool(self.initialized)       # one sync, until initialised
                 if not self._init_done:
-                    self.initialize(z)
+                    self.initialize(z if self.gather_hook is None else self.gather_hook(z.detach()))
             codes, vecs, residuals = self.quantize(z)
             # commitment: beta * ||r_l - sg(q_l)||^2 per valid latent dim, averaged over b, k, l
             dims = self.dim_mask.sum(-1).clamp(min=1.0)                     # [K]
@@ -273,6 +277,8 @@ class BatchedResidualVQ(nn.Module):
         flat = res.permute(1, 2, 0, 3).reshape(k * levels * b, self.dim)
         base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)
         cand = flat[rows + base]                                            # [K, L, C, D]
+        if self.broadcast_hook is not None:
+            cand = self.broadcast_hook(cand)
         share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
         fresh = (2.0 * self.dead_code_fraction * share).clamp(min=1e-3)    # restart just above the limit
         new_size = torch.where(dead, fresh.expand_as(dead), self.cluster_size)

@@ -99,7 +99,9 @@ class VQVAETrainer:
                  device: str | torch.device | None = None, *, seed: int | None = None,
                  spec_hash: str | None = None, quiet: bool = False, log_format: str = "text",
                  true_labels: Sequence[int] | None = None, metadata: Mapping[str, Any] | None = None,
-                 progress: bool = True, tensorboard: bool = False):
+                 progress: bool = True, tensorboard: bool = False, dist: Any = None):
+        from .distributed import DistContext
+        self.dist = dist if dist is not None else DistContext()
         self.cfg = TrainingConfig.from_dict(training_cfg, random_seed=seed)
         self.learnable = LearnableConfig.from_dict(learnable_cfg) if self._is_learnable() else None
         self.device = resolve_device(device if device is not None else self.cfg.device)
@@ -131,8 +133,16 @@ class VQVAETrainer:
         self.use_cuda = self.device.type == "cuda"
         self.autocast_bf16 = self.use_cuda and self.cfg.precision == "bf16"
         self._forward = self.model
+        if self.dist.enabled:
+            from .distributed import attach_quantizer_sync, mark_training_started, wrap_ddp
+            mark_training_started()
+            attach_quantizer_sync(self.model)
+            self._forward = wrap_ddp(self.model, self.dist)
         if self.cfg.use_torch_compile and self.use_cuda:
-            self._forward = torch.compile(self.model)
+            # SPINLOCK_SPEC_COMPILE_MODE: torch.compile mode (default | reduce-overhead | max-autotune...)
+            import os
+            mode = os.environ.get("SPINLOCK_SPEC_COMPILE_MODE") or None
+            self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode)
 
         self.optimizers: dict[str, torch.optim.Optimizer] = self._build_optimizers()
         self.base_lrs = {name: [g["lr"] for g in opt.param_groups]
@@ -169,9 +179,11 @@ class VQVAETrainer:
         return {"model": self._make_optimizer(params, self.cfg.learning_rate)}
 
     def _make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        # fused (one kernel for all parameters) on CUDA; the default foreach path elsewhere
+        extra = {"fused": True} if self.use_cuda else {}
         if self.cfg.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=lr, weight_decay=self.cfg.weight_decay)
-        return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay)
+            return torch.optim.AdamW(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
+        return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
 
     def _clip_groups(self) -> list[tuple[list[torch.nn.Parameter], float | None]]:
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm)]
@@ -197,8 +209,8 @@ class VQVAETrainer:
     def num_batches(self) -> int:
         n, bs = self.n_train, self.cfg.batch_size
         full, rest = divmod(n, bs)
-        # a trailing batch of a single row is dropped (batch statistics need >= 2 rows)
-        return full + (1 if rest >= 2 or full == 0 else 0)
+        # a trailing batch of a single row (per process) is dropped (batch statistics need >= 2 rows)
+        return full + (1 if rest >= 2 * self.dist.world_size or full == 0 else 0)
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The row permutation of ``epoch``: a pure function of (seed, epoch)."""
@@ -234,7 +246,8 @@ class VQVAETrainer:
         bar = ProgressBar(nb, enabled=self.progress and nb >= PROGRESS_MIN_BATCHES,
                           label=f"Epoch {epoch}/{self.cfg.num_epochs}")
         for b in range(nb):
-            idx = order[b * bs: min(self.n_train, (b + 1) * bs)]
+            lo, hi = self.dist.local_slice(b * bs, min(self.n_train, (b + 1) * bs))
+            idx = order[lo:hi]
             batch = take_rows(self.train_arrays, idx)
             self._schedule_lrs(epoch, b, nb)
             with self._autocast():
@@ -254,6 +267,10 @@ class VQVAETrainer:
             seen += rows
             bar.update(b + 1)
         bar.close()
+        if self.dist.enabled:              # global means: one all-reduce per epoch
+            from .distributed import all_reduce_sum
+            sums = all_reduce_sum(torch.cat([sums, sums.new_tensor([seen])]))
+            sums, seen = sums[:-1], float(sums[-1])
         means = (sums / seen).cpu().tolist()
         weighted_means = dict(zip(names, means[: len(names)]))
         raw_means = dict(zip(names, means[len(names):]))
@@ -315,7 +332,13 @@ class VQVAETrainer:
         self._before_epoch(epoch)
         t0 = time.perf_counter()
         train = self.train_epoch(epoch)
+        if self.use_cuda:
+            torch.cuda.synchronize(self.device)
+        train["train_time_s"] = time.perf_counter() - t0
         reset = self._maybe_reset_dead_codes(epoch)
+        if self.dist.enabled:
+            from .distributed import divergence
+            train["ddp_divergence"] = divergence(self.model)
         val = self.validate()
         seconds = time.perf_counter() - t0
         train_loss = sum(train["components"][n] for n in MODEL_TERMS)
@@ -332,6 +355,13 @@ class VQVAETrainer:
     def _complete_epoch(self, epoch, total, seconds, train, val, train_loss, val_loss, reset) -> None:
         self.epoch = epoch
         record = self._epoch_record(epoch, total, seconds, train, val, train_loss, val_loss)
+        record["train_time_s"] = train["train_time_s"]
+        if "ddp_divergence" in train:
+            record["world_size"] = self.dist.world_size
+            record["ddp_divergence"] = train["ddp_divergence"]
+            if train["ddp_divergence"] > 1e-6:
+                self.console.warning(f"ranks differ after epoch {epoch} "
+                                     f"(state fingerprint difference {train['ddp_divergence']:.3g})")
         if reset is not None:
             record["dead_codes_reset"] = reset
         self._after_epoch(epoch, record)
@@ -346,7 +376,11 @@ class VQVAETrainer:
         else:
             self.epochs_without_improvement += 1
         patience = self.cfg.early_stopping_patience
-        if patience and self.epochs_without_improvement >= patience and epoch < total:
+        stop = bool(patience and self.epochs_without_improvement >= patience and epoch < total)
+        if self.dist.enabled and patience:    # rank 0 decides: every rank stops at the same epoch
+            from .distributed import broadcast_flag
+            stop = broadcast_flag(stop, self.device)
+        if stop:
             self.stopped_early = True
             self.console.info(f"Early stopping at epoch {epoch}: no improvement of val loss by more "
                               f"than {self.cfg.early_stopping_min_delta:g} for {patience} epochs "
@@ -398,6 +432,7 @@ class VQVAETrainer:
             components=record["components"], val_loss=record["val_loss"],
             utilization=record["utilization"], assign=record.get("assign"),
             temperature=record.get("temperature"))
+        lines += self._extra_epoch_lines(record)
         self.console.info(*lines)
         event = {k: v for k, v in record.items() if k != "metrics"}
         self.console.event({"event": "epoch", **event})
@@ -409,6 +444,10 @@ class VQVAETrainer:
                 "epochs": [], "epoch_time": [], "learning_rate": [],
                 "train_components": [], "val_components": [], "train_terms": [], "val_terms": [],
                 "best_epoch": None, "best_val_loss": None, "stopped_early": False}
+
+    def _extra_epoch_lines(self, record: dict[str, Any]) -> list[str]:
+        """Lines printed after an epoch's block (learnable: assignment ARI, moved features)."""
+        return []
 
     def _append_history(self, record: dict[str, Any]) -> None:
         h = self.history
@@ -610,6 +649,8 @@ class LearnableVQVAETrainer(VQVAETrainer):
                             "temperature_end": lc.temperature_end,
                             "gradient_clip_norm": lc.gradient_clip_norm})
         self._collapsed = False
+        # the assignment training starts from (initial categories): "moved" counts against it
+        self.initial_assignment = self.model.hard_assignment().detach().cpu().clone()
         if hasattr(self.model, "gumbel_noise"):
             self.model.gumbel_noise = lc.gumbel_noise
 
@@ -665,7 +706,30 @@ class LearnableVQVAETrainer(VQVAETrainer):
         record["assign_total"] = sum(record["assign"].values())
         record["temperature"] = float(self.model.temperature)
         record["metrics"]["temperature"] = record["temperature"]
+        hard = self.model.hard_assignment().detach().cpu()
+        record["features_moved"] = int((hard != self.initial_assignment).sum())
+        record["metrics"]["features_moved"] = record["features_moved"]
+        if self.true_labels is not None and len(self.true_labels) == len(hard):
+            from .metrics import adjusted_rand_index
+            ari = adjusted_rand_index(self.true_labels, hard.tolist())
+            if math.isfinite(ari):
+                record["assignment_ari"] = ari
+                record["metrics"]["assignment_ari"] = ari
         return record
+
+    def _extra_epoch_lines(self, record: dict[str, Any]) -> list[str]:
+        lines = []
+        if "assignment_ari" in record:
+            lines.append(f"  Assignment ARI vs planted groups: {record['assignment_ari']:.2f}")
+        lines.append(f"  Features moved from their initial category: {record['features_moved']} "
+                     f"of {len(self.initial_assignment)}")
+        return lines
+
+    def _append_history(self, record: dict[str, Any]) -> None:
+        super()._append_history(record)
+        self.history.setdefault("features_moved", []).append(record["features_moved"])
+        if "assignment_ari" in record:
+            self.history.setdefault("assignment_ari", []).append(record["assignment_ari"])
 
     def _after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         self._watch_collapse(epoch, record)
