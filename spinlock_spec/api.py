@@ -239,7 +239,14 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
                 "its checkpoint incompatible:\n  " + "\n  ".join(changes), code="E403",
                 hint="resume without a SPEC (the run's config.yaml is used), or start a new run")
         saved_pre, saved_categories = _saved_state(resume_dir)
-    prepared = prepare_data(compiled, data, preprocessor=saved_pre)
+    streamed = _streamed_data(compiled, data, log)
+    if streamed is not None:
+        if saved_pre is not None:
+            streamed.preprocessor = saved_pre
+        prepared = PreparedData(streamed.train_sample, streamed.val, streamed.preprocessor,
+                                str(streamed.sample.source))
+    else:
+        prepared = prepare_data(compiled, data, preprocessor=saved_pre)
     if init_from is not None and saved_categories is None:
         saved_categories = _init_categories(init_from, compiled, prepared, log)
     built = build_model(compiled, prepared, categories=saved_categories, log=log)
@@ -268,13 +275,40 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
                   true_labels=built.initial.true_labels, progress=progress and main,
                   tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
-                            "trainer_type": compiled.trainer_type}, **dist_kw)
+                            "trainer_type": compiled.trainer_type},
+                  train_stream=streamed.stream if streamed is not None else None, **dist_kw)
     if resume_dir is not None:
         done = trainer.resume_from(run, check_spec_hash=False)
         log.info(f"Resuming {run.path} after epoch {done}")
     history = trainer.fit(int(spec_["training"]["num_epochs"]))
     log.info(f"Run folder: {run.path}")
     return TrainResult(Path(run.path), history, trainer.model, compiled, built.initial.ari)
+
+
+def _streamed_data(compiled, data, log):
+    """``dataset.streaming`` (auto | true | false): a StreamedData when the HDF5 file is
+    read in chunks (data/streaming.py), else None (the file is loaded)."""
+    ds = compiled.spec["dataset"]
+    setting = ds.get("streaming", "auto")
+    path = str(data) if data is not None else ds.get("path")
+    if setting is False or path is None or not str(path).endswith((".h5", ".hdf5")):
+        if setting is True and path is None:
+            raise DataError("dataset.streaming: true needs an HDF5 file (dataset.path or --data)",
+                            code="D031", location="dataset.streaming")
+        return None
+    from spinlock_spec.data.streaming import StreamedData, should_stream
+
+    families = list(compiled.spec["families"])
+    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    if not should_stream(setting, path, size):
+        return None
+    if len(families) != 1:
+        raise DataError(f"dataset.streaming supports one tabular family, the spec has {len(families)}",
+                        code="D032", location="dataset.streaming")
+    log.info(f"Streaming {path} in chunks (dataset.streaming: {setting})")
+    return StreamedData(path, families[0], ds["feature_type"], float(ds["val_fraction"]),
+                        int(compiled.spec["random_seed"]), compiled.spec["feature_cleaning"],
+                        compiled.spec["normalization_method"], max_rows=ds.get("max_samples"))
 
 
 def _join_process_group(spec_: dict, log):

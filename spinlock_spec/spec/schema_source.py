@@ -60,6 +60,10 @@ DATASET = _section("Where the training data comes from.", {
                        minLength=1),
     "val_fraction": _p("number", 0.1, "Fraction of rows held out for validation.",
                        minimum=0.0, exclusiveMaximum=1.0),
+    "streaming": {"description": "Read an HDF5 file in chunks with background prefetch instead of loading "
+                  "it (one tabular family, normalization_method standard; see docs/streaming.md). "
+                  "auto = stream when the file's feature data exceed 2 GiB. One of: auto, true, false.",
+                  "enum": ["auto", True, False], "default": "auto"},
     "synthetic": SYNTHETIC,
 })
 

@@ -45,6 +45,8 @@ METRICS_FILE = "metrics.jsonl"
 CATEGORIES_FILE = "categories.json"
 CHECKPOINT_STEM = "checkpoint"
 PROGRESS_MIN_BATCHES = 50
+# learnable_assignment.assignment_lr x ASSIGNMENT_LR_UNIT = the most a logit moves per epoch
+ASSIGNMENT_LR_UNIT = 1000.0
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -99,7 +101,8 @@ class VQVAETrainer:
                  device: str | torch.device | None = None, *, seed: int | None = None,
                  spec_hash: str | None = None, quiet: bool = False, log_format: str = "text",
                  true_labels: Sequence[int] | None = None, metadata: Mapping[str, Any] | None = None,
-                 progress: bool = True, tensorboard: bool = False, dist: Any = None):
+                 progress: bool = True, tensorboard: bool = False, dist: Any = None,
+                 train_stream: Any = None):
         from .distributed import DistContext
         self.dist = dist if dist is not None else DistContext()
         self.cfg = TrainingConfig.from_dict(training_cfg, random_seed=seed)
@@ -119,9 +122,12 @@ class VQVAETrainer:
             self.tensorboard = TensorBoardWriter(self.run_dir.path / TENSORBOARD_DIR)
 
         self.model = model.to(self.device)
-        self.train_arrays = _to_device_arrays(train_arrays, self.device)
+        # train_stream (data/streaming.py): training rows read in chunks, not resident
+        self.train_stream = train_stream
+        self.train_arrays = (_to_device_arrays(train_arrays, self.device) if train_stream is None
+                             else {})
         self.val_arrays = _to_device_arrays(val_arrays, self.device)
-        self.n_train = n_rows(self.train_arrays)
+        self.n_train = n_rows(self.train_arrays) if train_stream is None else int(train_stream.n_train)
         self.n_val = n_rows(self.val_arrays)
         if self.n_train < 2:
             raise UserError(f"training needs at least 2 rows, got {self.n_train}")
@@ -188,6 +194,9 @@ class VQVAETrainer:
     def _clip_groups(self) -> list[tuple[list[torch.nn.Parameter], float | None]]:
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm)]
 
+    def _after_step(self) -> None:
+        """After every optimizer step (learnable: bound the logit gaps)."""
+
     def _before_epoch(self, epoch: int) -> None:
         """Set per-epoch state (temperature) before the epoch's first batch."""
 
@@ -235,20 +244,35 @@ class VQVAETrainer:
                                                          device=self.device)
         return raw * w, raw
 
+    def _epoch_batches(self, epoch: int, order: torch.Tensor | None, nb: int):
+        """This process's batches of ``epoch``: index batches of the resident data, or the
+        stream's chunk-shuffled batches (each process takes its slice of a global batch)."""
+        bs = self.cfg.batch_size
+        if self.train_stream is None:
+            for b in range(nb):
+                lo, hi = self.dist.local_slice(b * bs, min(self.n_train, (b + 1) * bs))
+                yield take_rows(self.train_arrays, order[lo:hi])
+            return
+        name = self.train_stream.family
+        for rows in self.train_stream.epoch_batches(epoch_seed(self.seed, epoch), bs):
+            lo, hi = self.dist.local_slice(0, len(rows))
+            t = torch.from_numpy(rows[lo:hi])
+            if self.use_cuda:
+                t = t.pin_memory().to(self.device, non_blocking=True)
+            yield {name: t}
+
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         self.model.train()
         names = self._term_names()
-        order = self.epoch_order(epoch)
+        order = self.epoch_order(epoch) if self.train_stream is None else None
         nb = self.num_batches()
         bs = self.cfg.batch_size
         sums = torch.zeros(2 * len(names), dtype=torch.float64, device=self.device)
         seen = 0
         bar = ProgressBar(nb, enabled=self.progress and nb >= PROGRESS_MIN_BATCHES,
                           label=f"Epoch {epoch}/{self.cfg.num_epochs}")
-        for b in range(nb):
-            lo, hi = self.dist.local_slice(b * bs, min(self.n_train, (b + 1) * bs))
-            idx = order[lo:hi]
-            batch = take_rows(self.train_arrays, idx)
+        for b, batch in enumerate(self._epoch_batches(epoch, order, nb)):
+            idx = next(iter(batch.values()))
             self._schedule_lrs(epoch, b, nb)
             with self._autocast():
                 out = self._forward(batch)
@@ -262,6 +286,7 @@ class VQVAETrainer:
                     torch.nn.utils.clip_grad_norm_(params, max_norm)
             for opt in self.optimizers.values():
                 opt.step()
+            self._after_step()
             rows = int(idx.shape[0])
             sums += torch.cat([weighted.detach(), raw.detach()]).double() * rows
             seen += rows
@@ -644,6 +669,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
                           f"  Gradient clip norm: {_fmt_clip(lc.gradient_clip_norm)}")
         self.console.event({"event": "learnable_assignment_enabled",
                             "assignment_lr": lc.assignment_lr,
+                            "assignment_step": self.assignment_step(),
                             "temperature_schedule": lc.temperature_schedule,
                             "temperature_start": lc.temperature_start,
                             "temperature_end": lc.temperature_end,
@@ -663,7 +689,14 @@ class LearnableVQVAETrainer(VQVAETrainer):
         if any(id(p) in ids for p in model_params):
             raise ValueError("model_parameters() and assignment_parameters() overlap")
         return {"model": self._make_optimizer(model_params, self.cfg.learning_rate),
-                "assignment": torch.optim.Adam(assign_params, lr=self.learnable.assignment_lr)}
+                "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step(), eps=float(__import__("os").environ.get("SS_EPS", "1e-8")))}
+
+    def assignment_step(self) -> float:
+        """Adam learning rate of the logits per batch: ``assignment_lr`` is per-epoch, in
+        units of 1/ASSIGNMENT_LR_UNIT logit (Adam moves a parameter by about its lr per
+        step), so ``assignment_lr`` x ASSIGNMENT_LR_UNIT is the most a logit can move in
+        one epoch whatever the dataset size and batch size (0.001 -> 1.0 per epoch)."""
+        return self.learnable.assignment_lr * ASSIGNMENT_LR_UNIT / max(self.num_batches(), 1)
 
     def _clip_groups(self):
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm),
@@ -677,6 +710,14 @@ class LearnableVQVAETrainer(VQVAETrainer):
         if name in ASSIGN_TERMS:
             return self.learnable.loss_weights[name]
         return self.weights.get(name, 0.0)
+
+    def _after_step(self) -> None:
+        import os
+        gap = float(os.environ.get("SS_GAP", "0"))
+        if gap > 0:
+            with torch.no_grad():
+                lg = self.model.assignment_logits
+                lg.copy_(torch.maximum(lg - lg.max(-1, keepdim=True).values, lg.new_tensor(-gap)))
 
     def temperature_for_epoch(self, epoch: int) -> float:
         from ..nn.schedules import temperature_at

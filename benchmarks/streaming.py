@@ -1,0 +1,92 @@
+"""Streaming benchmark: a 2,000,000 x 128 HDF5 file (planted groups, written in /tmp
+and deleted afterwards) trained for one epoch streamed (dataset.streaming: true) and
+loaded (false), each in its own process; peak RSS (ru_maxrss) and training samples/s.
+
+    python benchmarks/streaming.py [--rows 2000000] [--device cuda] [--out JSON]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SPEC = """
+dataset: {{streaming: {streaming}, val_fraction: 0.05}}
+families: {{summary: {{encoder: identity}}}}
+training: {{batch_size: 4096, num_epochs: 1, category_assignment: auto, num_categories_auto: 8,
+           device: {device}, precision: bf16}}
+random_seed: 0
+"""
+
+
+def write_file(path: Path, rows: int, cols: int = 128, groups: int = 8, chunk: int = 100_000) -> None:
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(groups * 3, cols)) * (np.arange(groups * 3)[:, None] // 3 == (np.arange(cols) % groups)[None])
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("features/summary/aggregated/features", (rows, cols), "f4", chunks=(8192, cols))
+        f["features/summary/aggregated/true_groups"] = np.arange(cols) % groups
+        for a in range(0, rows, chunk):
+            n = min(chunk, rows - a)
+            z = rng.normal(size=(n, groups * 3))
+            ds[a:a + n] = (np.tanh(z @ mix) + 0.3 * rng.normal(size=(n, cols))).astype("f4")
+
+
+def child(spec_path: str, data: str) -> None:
+    import spinlock_spec as ss
+
+    res = ss.train(spec_path, data=data, out=tempfile.mkdtemp(prefix="stream-run-"), quiet=True, progress=False)
+    rec = json.loads((res.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    n = res.history["final_metrics"].get("n_samples")
+    print(json.dumps({"train_time_s": rec["train_time_s"], "quality": res.history["final_metrics"]["quality"],
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "n": n}))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, default=2_000_000)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None)
+    p.add_argument("--child", nargs=2, default=None)
+    a = p.parse_args()
+    if a.child:
+        child(*a.child)
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="streaming-bench-", dir="/tmp"))
+    data = tmp / "big.h5"
+    try:
+        write_file(data, a.rows)
+        results = {"rows": a.rows, "cols": 128, "file_mb": data.stat().st_size / 2 ** 20, "device": a.device}
+        for mode in ("true", "false"):
+            spec = tmp / f"spec-{mode}.yaml"
+            spec.write_text(SPEC.format(streaming=mode, device=a.device))
+            out = subprocess.run([sys.executable, __file__, "--child", str(spec), str(data)],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                print(out.stderr[-3000:])
+                return 1
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            n_train = a.rows * 0.95
+            r["samples_per_s"] = n_train / r["train_time_s"]
+            results["streamed" if mode == "true" else "in_memory"] = r
+            print(mode, r, flush=True)
+        results["throughput_ratio"] = results["streamed"]["samples_per_s"] / results["in_memory"]["samples_per_s"]
+        print(json.dumps(results, indent=1))
+        if a.out:
+            Path(a.out).write_text(json.dumps(results, indent=2))
+    finally:
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
