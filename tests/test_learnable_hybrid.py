@@ -49,6 +49,8 @@ def test_hybrid_learnable_trains_the_cnn_end_to_end(tmp_path):
     start = ss.train(HYBRID, dry_run=True, quiet=True, progress=False).model     # same seed = same init
     fam = [f.name for f in start.families].index("initial")
     cnn0 = {k: v.clone() for k, v in start.encoders[fam].cnn.state_dict().items()}
+    again = ss.train(HYBRID, dry_run=True, quiet=True, progress=False).model.encoders[fam].cnn.state_dict()
+    assert all(torch.equal(again[k], v) for k, v in cnn0.items())     # the comparison below is meaningful
     a, b = start.feature_slices[fam]
     logits0 = start.assignment_logits.detach().clone()
 
