@@ -44,8 +44,7 @@ if str(REPO) not in sys.path:          # runnable from a source checkout without
 ENTRIES = ("static_baseline", "learnable_simple_test")
 DEFAULT_EPOCHS = 20
 MAX_FILE_BYTES = 5 * 1024 * 1024
-METRIC_KEYS = ("quality", "utilization", "token_quality", "token_utilization", "ari", "recon_mse",
-               "token_recon_mse")
+METRIC_KEYS = ("quality", "utilization", "token_quality", "ari")
 SYNTHETIC_DESCRIPTION = "embedded planted-structure synthetic data (spinlock_spec.data.synthetic)"
 SCRIPT = "scripts/train_zoo_weights.py"
 
