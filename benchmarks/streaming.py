@@ -41,12 +41,24 @@ def write_file(path: Path, rows: int, cols: int = 128, groups: int = 8, chunk: i
 
 def child(spec_path: str, data: str) -> None:
     import spinlock_spec as ss
+    import torch
 
+    if "cuda" in spec_path.read_text() if hasattr(spec_path, "read_text") else "cuda" in Path(spec_path).read_text():
+        torch.zeros(1, device="cuda")            # CUDA context: part of the baseline below
+    base = _rss_mb()
     res = ss.train(spec_path, data=data, out=tempfile.mkdtemp(prefix="stream-run-"), quiet=True, progress=False)
     rec = json.loads((res.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     n = res.history["final_metrics"].get("n_samples")
     print(json.dumps({"train_time_s": rec["train_time_s"], "quality": res.history["final_metrics"]["quality"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "n": n}))
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "baseline_rss_mb": base, "val_rows": n}))
+
+
+def _rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> int:

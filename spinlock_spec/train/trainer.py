@@ -148,7 +148,10 @@ class VQVAETrainer:
             # SPINLOCK_SPEC_COMPILE_MODE: torch.compile mode (default | reduce-overhead | max-autotune...)
             import os
             mode = os.environ.get("SPINLOCK_SPEC_COMPILE_MODE") or None
-            self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode)
+            # dynamic=False: the short last batch gets its own static graph (dynamic shapes hit an
+            # inductor CantSplit error on min(topo_samples, B) with torch 2.11)
+            self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode,
+                                          dynamic=False)
 
         self.optimizers: dict[str, torch.optim.Optimizer] = self._build_optimizers()
         self.base_lrs = {name: [g["lr"] for g in opt.param_groups]
@@ -193,9 +196,6 @@ class VQVAETrainer:
 
     def _clip_groups(self) -> list[tuple[list[torch.nn.Parameter], float | None]]:
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm)]
-
-    def _after_step(self) -> None:
-        """After every optimizer step (learnable: bound the logit gaps)."""
 
     def _before_epoch(self, epoch: int) -> None:
         """Set per-epoch state (temperature) before the epoch's first batch."""
@@ -286,7 +286,6 @@ class VQVAETrainer:
                     torch.nn.utils.clip_grad_norm_(params, max_norm)
             for opt in self.optimizers.values():
                 opt.step()
-            self._after_step()
             rows = int(idx.shape[0])
             sums += torch.cat([weighted.detach(), raw.detach()]).double() * rows
             seen += rows
@@ -597,6 +596,7 @@ class VQVAETrainer:
             raise CheckpointError(
                 f"{json_path}: checkpoint is from another spec (spec hash "
                 f"{meta['spec_hash'][:12]} != {self.spec_hash[:12]})", code="E403")
+        self._prepare_resume(meta)
         raw = getattr(self.model, "_orig_mod", self.model)
         if ckpt.structural_config(meta.get("model_config")) != ckpt.structural_config(raw.export_config()):
             raise CheckpointError(f"{json_path}: checkpoint model configuration (categories, levels, "
@@ -632,6 +632,9 @@ class VQVAETrainer:
 
     def _restore_extra(self, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
         """Learnable trainer: temperature."""
+
+    def _prepare_resume(self, meta: Mapping[str, Any]) -> None:
+        """Before the model state is loaded (learnable: re-apply category pruning)."""
 
 
 def _finite(x: float) -> float | None:
@@ -675,6 +678,11 @@ class LearnableVQVAETrainer(VQVAETrainer):
                             "temperature_end": lc.temperature_end,
                             "gradient_clip_norm": lc.gradient_clip_norm})
         self._collapsed = False
+        # adaptive temperature (temperature_schedule: adaptive) and category pruning state;
+        # both go into checkpoint.json (see _state_tensors_and_meta / _restore_extra)
+        self.adaptive_state = {"frozen": False, "epoch": None, "temperature": None, "stable": 0,
+                               "previous": None}
+        self.pruning_state = {"under": {}, "history": []}
         # the assignment training starts from (initial categories): "moved" counts against it
         self.initial_assignment = self.model.hard_assignment().detach().cpu().clone()
         if hasattr(self.model, "gumbel_noise"):
@@ -689,7 +697,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         if any(id(p) in ids for p in model_params):
             raise ValueError("model_parameters() and assignment_parameters() overlap")
         return {"model": self._make_optimizer(model_params, self.cfg.learning_rate),
-                "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step(), eps=float(__import__("os").environ.get("SS_EPS", "1e-8")))}
+                "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step())}
 
     def assignment_step(self) -> float:
         """Adam learning rate of the logits per batch: ``assignment_lr`` is per-epoch, in
@@ -711,25 +719,30 @@ class LearnableVQVAETrainer(VQVAETrainer):
             return self.learnable.loss_weights[name]
         return self.weights.get(name, 0.0)
 
-    def _after_step(self) -> None:
-        import os
-        gap = float(os.environ.get("SS_GAP", "0"))
-        if gap > 0:
-            with torch.no_grad():
-                lg = self.model.assignment_logits
-                lg.copy_(torch.maximum(lg - lg.max(-1, keepdim=True).values, lg.new_tensor(-gap)))
-
     def temperature_for_epoch(self, epoch: int) -> float:
         from ..nn.schedules import temperature_at
         lc = self.learnable
+        frozen = getattr(self, "adaptive_state", None)
+        if lc.temperature_schedule == "adaptive" and frozen and frozen["frozen"]:
+            return float(frozen["temperature"])       # held since the assignment stabilised
         return float(temperature_at(epoch - 1, self.cfg.num_epochs, lc.temperature_start,
                                     lc.temperature_end, lc.temperature_schedule))
 
+    def straight_through_epochs(self) -> int:
+        """``straight_through_epochs``, or when unset the last sixth of the run (30 -> 5, 5 -> 0)."""
+        st = self.learnable.straight_through_epochs
+        return int(st) if st is not None else self.cfg.num_epochs // 6
+
     def _before_epoch(self, epoch: int) -> None:
         self.model.temperature = self.temperature_for_epoch(epoch)
-        st = self.learnable.straight_through_epochs
+        st = self.straight_through_epochs()
+        hard_phase = bool(st) and epoch > self.cfg.num_epochs - st
         if hasattr(self.model, "straight_through"):
-            self.model.straight_through = bool(st) and epoch > self.cfg.num_epochs - st
+            self.model.straight_through = hard_phase
+        if hasattr(self.model, "credit_mask"):
+            # masked credit while the assignment is soft; the straight-through epochs
+            # train the model on full inputs under the hard assignment it is evaluated with
+            self.model.credit_mask = 0.0 if hard_phase else self.learnable.credit_mask
 
     def _maybe_reset_dead_codes(self, epoch: int) -> int | None:
         """``training.dead_code_reset_interval`` (in epochs): re-seed codes whose EMA
@@ -747,7 +760,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         record["assign_total"] = sum(record["assign"].values())
         record["temperature"] = float(self.model.temperature)
         record["metrics"]["temperature"] = record["temperature"]
-        hard = self.model.hard_assignment().detach().cpu()
+        hard = torch.tensor(self._hard_ids())
         record["features_moved"] = int((hard != self.initial_assignment).sum())
         record["metrics"]["features_moved"] = record["features_moved"]
         if self.true_labels is not None and len(self.true_labels) == len(hard):
@@ -764,6 +777,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
             lines.append(f"  Assignment ARI vs planted groups: {record['assignment_ari']:.2f}")
         lines.append(f"  Features moved from their initial category: {record['features_moved']} "
                      f"of {len(self.initial_assignment)}")
+        lines += record.get("assignment_notes", [])
         return lines
 
     def _append_history(self, record: dict[str, Any]) -> None:
@@ -774,6 +788,141 @@ class LearnableVQVAETrainer(VQVAETrainer):
 
     def _after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         self._watch_collapse(epoch, record)
+        self._watch_adaptive(epoch, record)
+        self._maybe_prune(epoch, record)
+
+    # ------------------------------------------------------------------ adaptive temperature
+    def _hard_ids(self) -> list[int]:
+        """Hard assignment as ORIGINAL category indices (stable across pruning)."""
+        hard = self.model.hard_assignment().detach().cpu().tolist()
+        ids = getattr(self.model, "category_ids", None)
+        return [int(ids[c]) for c in hard] if ids is not None else [int(c) for c in hard]
+
+    def _note(self, record: dict[str, Any], text: str, event: dict[str, Any]) -> None:
+        record.setdefault("assignment_notes", []).append(text)
+        self.console.event({**event, "epoch": record["epoch"], "message": text.strip()})
+
+    def _watch_adaptive(self, epoch: int, record: dict[str, Any]) -> None:
+        """``temperature_schedule: adaptive``: the temperature follows the linear schedule
+        until the hard assignment has been unchanged from one epoch to the next with a mean
+        max-probability >= ``adaptive_threshold`` for ``adaptive_patience`` consecutive
+        epochs; then it is frozen (held) at its current value for the rest of training."""
+        lc, st = self.learnable, self.adaptive_state
+        if lc.temperature_schedule != "adaptive":
+            return
+        if not st["frozen"]:
+            with torch.no_grad():
+                mmp = float(self.model.assignment_probs().max(-1).values.mean())
+            hard = self._hard_ids()
+            previous = st["previous"] if st["previous"] is not None else self.initial_assignment.tolist()
+            stable = hard == [int(c) for c in previous] and mmp >= lc.adaptive_threshold
+            st["stable"] = st["stable"] + 1 if stable else 0
+            st["previous"] = hard
+            record["mean_max_probability"] = mmp
+            if st["stable"] >= lc.adaptive_patience:
+                st.update(frozen=True, epoch=epoch, temperature=float(self.model.temperature),
+                          mean_max_probability=mmp)
+                self.history["temperature_frozen_epoch"] = epoch
+                self._note(record, f"  Temperature frozen at epoch {epoch} (assignment stable for "
+                                   f"{st['stable']} epochs, mean max-probability {mmp:.2f}); "
+                                   f"held at {self.model.temperature:.3f}",
+                           {"event": "temperature_frozen", "temperature": float(self.model.temperature),
+                            "mean_max_probability": mmp, "stable_epochs": st["stable"]})
+        record["temperature_frozen"] = bool(st["frozen"])
+        record["metrics"]["temperature_frozen"] = bool(st["frozen"])
+
+    # ------------------------------------------------------------------ category pruning
+    def _maybe_prune(self, epoch: int, record: dict[str, Any]) -> None:
+        """``learnable_assignment.pruning``: a category whose assignment mass
+        (sum_f P[f, c] / F at the current temperature) is below ``min_mass``, or whose
+        validation codebook utilization (mean over levels) is below ``min_usage`` (when
+        > 0), for ``patience`` consecutive epochs is removed (model.prune_categories);
+        its features go to their next-best category, the optimizers are rebuilt with
+        their Adam moments sliced the same way."""
+        pc = self.learnable.pruning
+        if not pc.enabled:
+            return
+        model = self.model
+        K = model.num_categories
+        ids = model.category_ids if model.category_ids is not None else list(range(K))
+        names = category_names(model, K)
+        with torch.no_grad():
+            mass = (model.assignment_probs().sum(0) / model.num_features).cpu().tolist()
+        counts = torch.bincount(model.hard_assignment().cpu(), minlength=K).tolist()
+        levels = int(model.codebook_sizes.shape[1])
+        reasons = {}
+        for k in range(K):
+            why = []
+            if mass[k] < pc.min_mass:
+                why.append(f"assignment mass {mass[k]:.3f} < {pc.min_mass:g}")
+            usage = [record["metrics"].get(f"{names[k]}/level_{lv}/utilization") for lv in range(levels)]
+            if pc.min_usage > 0 and None not in usage and sum(usage) / levels < pc.min_usage:
+                why.append(f"codebook usage {sum(usage) / levels:.3f} < {pc.min_usage:g}")
+            key = str(ids[k])
+            under = self.pruning_state["under"]
+            under[key] = under.get(key, 0) + 1 if why else 0
+            if why and under[key] >= pc.patience:
+                reasons[k] = why
+        record["category_mass"] = mass
+        if not reasons:
+            return
+        # the weakest go first; at least min_categories stay
+        drop = sorted(reasons, key=lambda k: mass[k])[:max(K - pc.min_categories, 0)]
+        if not drop:
+            return
+        if self.dist.enabled:
+            self.console.warning("learnable_assignment.pruning is not supported with distributed "
+                                 "training; nothing pruned")
+            return
+        keep = [k for k in range(K) if k not in drop]
+        self._apply_pruning(keep)
+        for k in drop:
+            self.pruning_state["under"].pop(str(ids[k]), None)
+            self._note(record, f"  Pruned {names[k]} at epoch {epoch}: {'; '.join(reasons[k])} for "
+                               f"{pc.patience} epochs; its {counts[k]} features reassigned",
+                       {"event": "category_pruned", "category": names[k], "reasons": reasons[k],
+                        "features_reassigned": counts[k]})
+        self.pruning_state["history"].append({"epoch": epoch, "keep": keep,
+                                              "removed": [names[k] for k in drop]})
+        self.history["pruned_categories"] = list(self.pruning_state["history"])
+        record["num_categories"] = model.num_categories
+
+    def _apply_pruning(self, keep: list[int]) -> None:
+        """Shrink the model to ``keep`` and rebuild the optimizers, carrying their state
+        (Adam moments sliced along K like the parameters)."""
+        named = dict(self.model.named_parameters())
+        old_state = {}
+        for opt in self.optimizers.values():
+            by_id = {id(p): n for n, p in named.items()}
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    if p in opt.state:
+                        old_state[by_id[id(p)]] = opt.state[p]
+        slicers = self.model.prune_categories(keep)
+        lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in self.optimizers.items()}
+        self.optimizers = self._build_optimizers()
+        named = dict(self.model.named_parameters())
+        for name, opt in self.optimizers.items():
+            for group, lr in zip(opt.param_groups, lrs[name]):
+                group["lr"] = lr
+            by_id = {id(p): n for n, p in named.items()}
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    st = old_state.get(by_id[id(p)])
+                    if st is None:
+                        continue
+                    fn = slicers.get(by_id[id(p)])
+                    opt.state[p] = {k: (fn(v).clone() if fn is not None and torch.is_tensor(v)
+                                        and v.dim() > 0 else v) for k, v in st.items()}
+        self._collapsed = False
+
+    def _prepare_resume(self, meta: Mapping[str, Any]) -> None:
+        """Re-apply the pruning recorded in the checkpoint so the model has its shape."""
+        for step in (meta.get("pruning") or {}).get("history", []):
+            self.model.prune_categories(step["keep"])
+        if (meta.get("pruning") or {}).get("history"):
+            self.optimizers = self._build_optimizers()
+            self.pruning_state["history"] = list(meta["pruning"]["history"])
 
     def collapse_state(self) -> tuple[bool, list[int]]:
         """(collapsed?, feature count per category) from the hard assignment."""
@@ -831,11 +980,18 @@ class LearnableVQVAETrainer(VQVAETrainer):
         tensors, meta = super()._state_tensors_and_meta()
         meta["temperature"] = float(self.model.temperature)
         meta["collapsed"] = self._collapsed
+        meta["adaptive_temperature"] = dict(self.adaptive_state)
+        meta["pruning"] = {"under": dict(self.pruning_state["under"]),
+                           "history": list(self.pruning_state["history"])}
         return tensors, meta
 
     def _restore_extra(self, tensors, meta) -> None:
         self.model.temperature = float(meta["temperature"])
         self._collapsed = bool(meta.get("collapsed", False))
+        if meta.get("adaptive_temperature"):
+            self.adaptive_state = dict(meta["adaptive_temperature"])
+        if meta.get("pruning"):
+            self.pruning_state["under"] = {str(k): int(v) for k, v in meta["pruning"]["under"].items()}
 
 
 def _fmt_clip(value: float | None) -> str:
