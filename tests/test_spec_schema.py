@@ -52,7 +52,7 @@ def test_minimal_spec_is_complete():
     assert d["dataset"]["path"] is None and d["dataset"]["synthetic"]["n_samples"] == 5000
     assert d["dataset"]["synthetic"]["latents_per_group"] == [2, 4]
     assert d["learnable_assignment"]["temperature_schedule"] == "linear"
-    assert d["learnable_assignment"]["straight_through_epochs"] == 0
+    assert d["learnable_assignment"]["straight_through_epochs"] is None      # auto: num_epochs // 6
     assert d["training"]["device"] == "auto" and d["training"]["gradient_clip_norm"] == 1.0
     assert d["families"]["summary"] == {"encoder": "identity", "encoder_params": {}}
     assert r.origin(("training", "batch_size")).kind == "default"

@@ -113,7 +113,9 @@ def test_collapse_warning_with_guide_advice():
     lines: list[str] = []
     collapsed = [list(range(0, 10)), [10, 11], [], [12, 13, 14, 15]]   # 10 of 16 in one, one empty
     model = build_model(True, categories=collapsed)
-    trainer = make_trainer(True, lines=lines, model=model, tcfg=training_cfg(num_epochs=2))
+    # a negligible assignment_lr keeps the collapsed assignment (the default would fix it in epoch 1)
+    trainer = make_trainer(True, lines=lines, model=model, tcfg=training_cfg(num_epochs=2),
+                           lcfg=learnable_cfg(assignment_lr=1e-7))
     trainer.fit()
     warnings = [line for line in lines if line.startswith("[WARNING]")]
     assert len(warnings) == 1, lines                  # warned once, not every epoch
@@ -135,11 +137,13 @@ def test_two_optimizers_update_logits_at_assignment_lr():
     trainer = make_trainer(True, tcfg=training_cfg(num_epochs=1, batch_size=10_000, warmup_epochs=0,
                                                    scheduler="none", learning_rate=1e-4),
                            # constant temperature 1: the softmax is not saturated, logits get gradients
-                           lcfg=learnable_cfg(assignment_lr=0.02, temperature_end=1.0))
+                           # assignment_lr is per epoch (x ASSIGNMENT_LR_UNIT / batches): one batch -> 0.02 a step
+                           lcfg=learnable_cfg(assignment_lr=2e-5, temperature_end=1.0))
     model = trainer.model
     assign_opt = trainer.optimizers["assignment"]
     model_opt = trainer.optimizers["model"]
-    assert assign_opt.param_groups[0]["lr"] == 0.02
+    assert trainer.num_batches() == 1
+    assert assign_opt.param_groups[0]["lr"] == pytest.approx(0.02) == trainer.assignment_step()
     assert model_opt.param_groups[0]["lr"] == 1e-4
     assert [id(p) for p in assign_opt.param_groups[0]["params"]] == [id(model.assignment_logits)]
     assert id(model.assignment_logits) not in {id(p) for p in model_opt.param_groups[0]["params"]}

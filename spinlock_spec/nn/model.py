@@ -303,7 +303,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         feats = self.features(batch)
         targets = self.targets(batch)
         membership = self.assignment_matrix()
-        z = self.encode_latents(feats, membership)
+        z = self.encode_latents(*self._encoder_inputs(feats, membership))
         vq = self.quantizer(z)
         # info: decode the level-0 codes alone (straight-through to z) on the first info_samples rows,
         # in the same decoder pass as the full reconstruction
@@ -321,6 +321,10 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         terms.update(self._extra_terms())
         return ModelOutput(terms=terms, codes=vq.codes, reconstruction=recon, targets=targets, latents=z,
                            quantized=vq.quantized, extras={"topo_pre": pre.detach(), "topo_post": post.detach()})
+
+    def _encoder_inputs(self, feats: torch.Tensor, membership: torch.Tensor):
+        """(features, membership) the category encoders see (learnable: masked credit)."""
+        return feats, membership
 
     def _extra_terms(self) -> dict:
         return {}
@@ -409,6 +413,13 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         self.temperature = float(temperature)
         self.gumbel_noise = 0.0
         self.straight_through = False
+        self.credit_mask = 0.0          # masked credit probability (the trainer sets it)
+        self._credit = None
+        ident = torch.zeros(self.num_features)
+        for enc, (a, b) in zip(self.encoders, self.feature_slices):
+            if enc.is_identity:
+                ident[a:b] = 1.0
+        self.register_buffer("identity_columns", ident, persistent=False)
 
     def _allows_empty_categories(self) -> bool:
         return True
@@ -443,6 +454,21 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             probs = one_hot + probs - probs.detach()
         return probs
 
+    def _encoder_inputs(self, feats, membership):
+        """Masked credit (``credit_mask`` = p > 0, training only): every entry of an
+        identity column is hidden from the encoders with probability p (the same
+        Bernoulli draw for all categories), and the encoders see P without gradient.
+        The assignment then learns only from how well each category predicts the
+        entries it did NOT see, so a wrong category cannot keep a feature by copying
+        it through its own input."""
+        self._credit = None
+        p = float(self.credit_mask)
+        if not self.training or p <= 0:
+            return feats, membership
+        m = (torch.rand_like(feats) < p).to(feats.dtype) * self.identity_columns
+        self._credit = (m, p)
+        return feats * (1.0 - m), membership.detach()
+
     def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor):
         """Expected reconstruction error under the assignment.  For a column f of an
         identity family: sum_c P[f,c] (out_c,f - x_f)^2, the error of category c's own
@@ -461,8 +487,25 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             if enc.is_identity:
                 if per_cat is None:
                     per_cat = self.dec_out.per_category(hidden)                  # [K, B, F]
+                    probe = self.dec_out.per_category(hidden.detach())           # [K, B, F]
                 err = (per_cat[:, :, a:b] - t[None]) ** 2                         # [K, B, f]
-                total = total + (err * membership[a:b].t()[:, None, :]).sum()
+                pt = membership[a:b].t()[:, None, :]
+                if self._credit is None:
+                    total = total + (err * pt).sum()
+                else:
+                    # value: the expected error; model gradient: all entries; P gradient:
+                    # the hidden entries only (scaled by 1/p to the same size)
+                    m, p = self._credit
+                    total = total + (err * pt.detach()).sum()
+                    credit = (err.detach() * m[:, a:b][None] * pt).sum() / p
+                    total = total + (credit - credit.detach())
+                # probe: every category's output for a feature it does not hold learns to
+                # predict that feature from the category's (detached) decoder state, so the
+                # credit err[c, f] of a category that could take f over is a real measurement
+                # (its weight 1 - P: value-neutral, only the output weights get its gradient)
+                perr = (probe[:, :, a:b] - t[None]) ** 2
+                w = (1.0 - pt).detach()
+                total = total + ((perr * w).sum() - (perr * w).sum().detach())
             else:
                 total = total + ((recon[fam.name].float() - t) ** 2).sum()
         return total / count

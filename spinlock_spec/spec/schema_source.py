@@ -89,7 +89,7 @@ MODEL = _section("The categorical hierarchical VQ-VAE.", {
                                 "k-means); false: random normal."),
     "kmeans_iters": _p("integer", 10, "Lloyd iterations of the data initialisation of the codebooks.",
                        minimum=0),
-    "assignment_init_scale": _p("number", 3.0, "Learnable assignment: initial logit of a feature's initial "
+    "assignment_init_scale": _p("number", 1.0, "Learnable assignment: initial logit of a feature's initial "
                                 "category.", exclusiveMinimum=0.0),
     "commitment_cost": _p("number", 0.25, "Commitment loss weight (beta).", minimum=0.0),
     "use_ema": _p("boolean", True, "Update codebooks by exponential moving average (buffers) instead of "
@@ -168,12 +168,19 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                                   "How the temperature anneals from start to end."),
     "orthogonality_weight": _p("number", 0.1, "Weight of the assignment orthogonality loss.", minimum=0.0),
     "balance_weight": _p("number", 0.05, "Weight of the category balance loss.", minimum=0.0),
-    "assignment_lr": _p("number", 0.001, "Learning rate of the assignment optimiser.", exclusiveMinimum=0.0),
+    "assignment_lr": _p("number", 0.001, "Learning rate of the assignment logits, per epoch: a logit moves "
+                        "at most assignment_lr x 1000 per epoch (Adam step assignment_lr x 1000 / batches "
+                        "per epoch), whatever the dataset and batch size.", exclusiveMinimum=0.0),
     "gradient_clip_norm": _p(["number", "null"], 1.0, "Clip the assignment gradient norm; null disables.",
                              exclusiveMinimum=0.0),
     "gumbel_noise": _p("boolean", False, "Add Gumbel noise to the assignment logits."),
-    "straight_through_epochs": _p("integer", 0, "Final epochs using hard (straight-through) assignment.",
-                                  minimum=0),
+    "straight_through_epochs": _p(["integer", "null"], None, "Final epochs using hard (straight-through) "
+                                  "assignment and full inputs (no credit mask), so the model trained last "
+                                  "is the one evaluated; null: the last sixth of the epochs "
+                                  "(num_epochs // 6).", minimum=0),
+    "credit_mask": _p("number", 0.25, "Masked credit: probability that an entry of an identity column is "
+                      "hidden from the category encoders in training; the assignment learns from how well "
+                      "each category predicts the hidden entries (0 = off).", minimum=0.0, exclusiveMaximum=1.0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

@@ -166,7 +166,8 @@ class LearnableConfig:
     assignment_lr: float = 1e-3
     gradient_clip_norm: float | None = 1.0
     gumbel_noise: float = 0.0              # scale of the Gumbel noise (true = 1.0, false = 0)
-    straight_through_epochs: int = 0
+    straight_through_epochs: int | None = None   # None: the last sixth of the epochs (num_epochs // 6)
+    credit_mask: float = 0.25              # masked-credit probability (0 = off), see nn/model.py
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -187,7 +188,8 @@ class LearnableConfig:
             assignment_lr=float(_pick(s, "assignment_lr", d.assignment_lr)),
             gradient_clip_norm=(float(clip) if clip else None),
             gumbel_noise=_gumbel_scale(s.get("gumbel_noise", d.gumbel_noise)),
-            straight_through_epochs=int(_pick(s, "straight_through_epochs", d.straight_through_epochs) or 0),
+            straight_through_epochs=_opt_int(s.get("straight_through_epochs")),
+            credit_mask=float(_pick(s, "credit_mask", d.credit_mask)),
         )
         if cfg.temperature_schedule not in _TEMPERATURE_SCHEDULES:
             raise SpecError(
@@ -195,6 +197,8 @@ class LearnableConfig:
                 f"{', '.join(_TEMPERATURE_SCHEDULES)}, got {cfg.temperature_schedule!r}")
         if not (cfg.temperature_start > 0 and cfg.temperature_end > 0):
             raise SpecError("learnable_assignment temperatures must be > 0")
+        if not 0.0 <= cfg.credit_mask < 1.0:
+            raise SpecError(f"learnable_assignment.credit_mask must be in [0, 1), got {cfg.credit_mask}")
         if not cfg.assignment_lr > 0:
             raise SpecError(f"learnable_assignment.assignment_lr must be > 0, got {cfg.assignment_lr}")
         return cfg
