@@ -43,6 +43,14 @@ def summary_text(compiled, *, name: str = "") -> str:
         lines.append(f"  temperature {la['temperature_schedule']} {la['temperature_start']} \u2192 "
                      f"{la['temperature_end']}; assignment_lr {la['assignment_lr']}; "
                      f"balance {la['balance_weight']}, orthogonality {la['orthogonality_weight']}")
+        if la["temperature_schedule"] == "adaptive":
+            lines.append(f"  adaptive temperature: freezes when the assignment is stable for "
+                         f"{la['adaptive_patience']} epochs (mean max-probability >= {la['adaptive_threshold']})")
+        pr = la.get("pruning") or {}
+        if pr.get("enabled"):
+            usage = f" or codebook usage < {pr['min_usage']}" if pr.get("min_usage") else ""
+            lines.append(f"  pruning: on; remove a category with assignment mass < {pr['min_mass']}{usage} "
+                         f"for {pr['patience']} epochs (keep >= {pr['min_categories']})")
     elif mode == "manual":
         lines.append(f"  mapping {spec['training']['category_mapping_file']}")
     cats = g.nodes["categories"]["num_categories"]

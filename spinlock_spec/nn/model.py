@@ -381,8 +381,12 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         if target is None:
             raise ValueError(f"unknown model_class {cfg.get('model_class')!r}")
         kwargs = target._config_kwargs(cfg)
-        return target(families=[FamilyInput.from_json(f) for f in cfg["families"]],
-                      categories=cfg["categories"], levels=cfg["levels"], model_cfg=cfg.get("model_cfg"), **kwargs)
+        model = target(families=[FamilyInput.from_json(f) for f in cfg["families"]],
+                       categories=cfg["categories"], levels=cfg["levels"], model_cfg=cfg.get("model_cfg"), **kwargs)
+        if cfg.get("category_ids") is not None:        # a pruned model (see prune_categories)
+            model.category_ids = [int(i) for i in cfg["category_ids"]]
+            model.category_names = [str(n) for n in cfg["category_names"]]
+        return model
 
     @classmethod
     def _config_kwargs(cls, cfg: dict) -> dict:
@@ -520,7 +524,77 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         cfg["init_scale"] = self.init_scale
         cfg["temperature"] = self.temperature
         cfg["hard_categories"] = self.hard_categories()
+        if self.category_ids is not None:              # pruned: original index and name per category
+            cfg["category_ids"] = list(self.category_ids)
+            cfg["category_names"] = list(self.category_names)
         return cfg
+
+    # ------------------------------------------------------------------ pruning
+    # set by prune_categories: the original index / name of every remaining category
+    category_ids: list[int] | None = None
+    category_names: list[str] | None = None
+
+    def category_slicers(self, keep: list[int]) -> dict:
+        """name -> function slicing that parameter or buffer (or its optimizer moments) down
+        to the categories ``keep``: every per-category tensor along its K dim, the logits
+        and the membership along their category column, the padded code/latent dims down
+        to the largest kept codebook and latent width."""
+        idx = torch.as_tensor(keep, dtype=torch.long)
+        levels = [self.level_spec[k] for k in keep]
+        dmax = max(max(d for _, d in lv) for lv in levels)
+        cmax = max(n for lv in levels for n, _ in lv)
+        k_only = lambda t: t[idx.to(t.device)]
+        cols = lambda t: t[:, idx.to(t.device)]
+        out = {f"{m}.{w}": k_only for m in ("enc_in", "enc_mid", "enc_norm", "dec_out") for w in ("weight", "bias")}
+        out.update({
+            "enc_out.weight": lambda t: k_only(t)[..., :dmax], "enc_out.bias": lambda t: k_only(t)[..., :dmax],
+            "dec_in.weight": lambda t: k_only(t)[:, :dmax], "dec_in.bias": k_only,
+            "assignment_logits": cols, "membership": cols,
+            "quantizer.codebook_sizes": k_only,
+            "quantizer.code_mask": lambda t: k_only(t)[..., :cmax],
+            "quantizer.dim_mask": lambda t: k_only(t)[:, :dmax],
+            "quantizer.codebook": lambda t: k_only(t)[:, :, :cmax, :dmax],
+            "quantizer.embed_sum": lambda t: k_only(t)[:, :, :cmax, :dmax],
+            "quantizer.cluster_size": lambda t: k_only(t)[..., :cmax],
+            "quantizer.usage_since_reset": lambda t: k_only(t)[..., :cmax],
+        })
+        return out
+
+    @torch.no_grad()
+    def prune_categories(self, keep: list[int]) -> dict:
+        """Remove every category not in ``keep`` (current indices), in place: every
+        per-category parameter and buffer is sliced along K (see category_slicers), the
+        logits lose the removed columns (softmax renormalises each feature over the
+        remaining categories, so the removed categories' features are reassigned to
+        their next-best category), and categories / levels / export_config follow the
+        smaller model.  New Parameter objects replace the old ones: rebuild optimizers
+        (the returned slicers cut their moments the same way).  Returns the slicers."""
+        keep = sorted({int(k) for k in keep})
+        k_old = self.num_categories
+        if not keep or keep[0] < 0 or keep[-1] >= k_old:
+            raise ValueError(f"keep must name categories in [0, {k_old}), got {keep}")
+        ids = self.category_ids if self.category_ids is not None else list(range(k_old))
+        names = self.category_names if self.category_names is not None else [f"category_{i}" for i in ids]
+        slicers = self.category_slicers(keep)
+        params, buffers = dict(self.named_parameters()), dict(self.named_buffers())
+        for name, fn in slicers.items():
+            owner_path, _, leaf = name.rpartition(".")
+            owner = self.get_submodule(owner_path) if owner_path else self
+            if name in params:
+                old = params[name]
+                setattr(owner, leaf, nn.Parameter(fn(old.detach()).clone(), requires_grad=old.requires_grad))
+            elif name in buffers:
+                owner._buffers[leaf] = fn(buffers[name]).clone()
+        self.categories = [self.categories[k] for k in keep]
+        self.level_spec = [self.level_spec[k] for k in keep]
+        self.latent_dims = [max(d for _, d in lv) for lv in self.level_spec]
+        self.num_categories = len(keep)
+        q = self.quantizer
+        q.num_categories, q.max_codes, q.dim = len(keep), int(q.codebook_sizes.max()), int(q.dim_mask.shape[1])
+        q._last_residuals = q._last_errors = None
+        self.category_ids = [int(ids[k]) for k in keep]
+        self.category_names = [names[k] for k in keep]
+        return slicers
 
     @classmethod
     def _config_kwargs(cls, cfg: dict) -> dict:

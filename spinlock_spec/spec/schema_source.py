@@ -164,8 +164,29 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
     "temperature_start": _p("number", 1.0, "Softmax temperature of the assignment at the first epoch.",
                             exclusiveMinimum=0.0),
     "temperature_end": _p("number", 0.1, "Temperature at the last epoch.", exclusiveMinimum=0.0),
-    "temperature_schedule": _enum(["linear", "exponential", "cosine"], "linear",
-                                  "How the temperature anneals from start to end."),
+    "temperature_schedule": _enum(["linear", "exponential", "cosine", "adaptive"], "linear",
+                                  "How the temperature anneals from start to end. adaptive: linear until "
+                                  "the assignment is stable (see adaptive_threshold, adaptive_patience), "
+                                  "then held at its value (the log names the epoch it froze at)."),
+    "adaptive_threshold": _p("number", 0.9, "adaptive schedule: the mean (over features) max assignment "
+                             "probability must be at least this to count an epoch as stable.",
+                             exclusiveMinimum=0.0, maximum=1.0),
+    "adaptive_patience": _p("integer", 3, "adaptive schedule: consecutive stable epochs (hard assignment "
+                            "unchanged and mean max-probability >= adaptive_threshold) before the "
+                            "temperature freezes.", minimum=1),
+    "pruning": _section("Category pruning during training (off by default): a category whose "
+                        "assignment mass or codebook usage stays under a threshold for patience epochs "
+                        "is removed; its features go to their next-best category and the model, "
+                        "optimizer state and checkpoints shrink with it.", {
+        "enabled": _p("boolean", False, "Prune categories during training."),
+        "min_mass": _p("number", 0.02, "Assignment mass sum_f P[f,c] / F (the category's share of the "
+                       "features, soft) below which a category counts as empty.", minimum=0.0, maximum=1.0),
+        "min_usage": _p("number", 0.0, "Validation codebook utilization (mean over levels) below which a "
+                        "category counts as unused; 0 = not checked.", minimum=0.0, maximum=1.0),
+        "patience": _p("integer", 3, "Consecutive epochs under a threshold before the category is removed.",
+                       minimum=1),
+        "min_categories": _p("integer", 1, "Never prune below this many categories.", minimum=1),
+    }),
     "orthogonality_weight": _p("number", 0.1, "Weight of the assignment orthogonality loss.", minimum=0.0),
     "balance_weight": _p("number", 0.05, "Weight of the category balance loss.", minimum=0.0),
     "assignment_lr": _p("number", 0.001, "Learning rate of the assignment logits, per epoch: a logit moves "

@@ -18,7 +18,7 @@ from ..errors import SpecError
 _OPTIMIZERS = ("adam", "adamw")
 _SCHEDULERS = ("none", "cosine", "step")
 _PRECISIONS = ("fp32", "bf16")
-_TEMPERATURE_SCHEDULES = ("linear", "exponential", "cosine")
+_TEMPERATURE_SCHEDULES = ("linear", "exponential", "cosine", "adaptive")
 
 
 def _opt_int(value: Any) -> int | None:
@@ -155,12 +155,40 @@ def _gumbel_scale(value: Any) -> float:
 
 
 @dataclass(frozen=True)
+class PruningConfig:
+    """``learnable_assignment.pruning``: remove categories that stay nearly empty."""
+
+    enabled: bool = False
+    min_mass: float = 0.02      # assignment mass sum_f P[f, c] / F below this counts as empty
+    min_usage: float = 0.0      # validation codebook utilization below this counts as unused (0 = off)
+    patience: int = 3           # consecutive epochs under a threshold before the category goes
+    min_categories: int = 1     # never prune below this many categories
+
+    @classmethod
+    def from_dict(cls, section: Mapping[str, Any] | None) -> "PruningConfig":
+        s = dict(section or {})
+        d = cls()
+        cfg = cls(enabled=bool(_pick(s, "enabled", d.enabled)),
+                  min_mass=float(_pick(s, "min_mass", d.min_mass)),
+                  min_usage=float(_pick(s, "min_usage", d.min_usage)),
+                  patience=int(_pick(s, "patience", d.patience)),
+                  min_categories=int(_pick(s, "min_categories", d.min_categories)))
+        if cfg.patience < 1:
+            raise SpecError(f"learnable_assignment.pruning.patience must be >= 1, got {cfg.patience}")
+        if cfg.min_mass < 0 or cfg.min_usage < 0:
+            raise SpecError("learnable_assignment.pruning thresholds must be >= 0")
+        if cfg.min_categories < 1:
+            raise SpecError("learnable_assignment.pruning.min_categories must be >= 1")
+        return cfg
+
+
+@dataclass(frozen=True)
 class LearnableConfig:
     """The ``learnable_assignment`` section (defaults of the seed guide)."""
 
     temperature_start: float = 1.0
     temperature_end: float = 0.1
-    temperature_schedule: str = "linear"   # linear | exponential | cosine
+    temperature_schedule: str = "linear"   # linear | exponential | cosine | adaptive
     orthogonality_weight: float = 0.1
     balance_weight: float = 0.05
     assignment_lr: float = 1e-3
@@ -168,6 +196,11 @@ class LearnableConfig:
     gumbel_noise: float = 0.0              # scale of the Gumbel noise (true = 1.0, false = 0)
     straight_through_epochs: int | None = None   # None: the last sixth of the epochs (num_epochs // 6)
     credit_mask: float = 0.25              # masked-credit probability (0 = off), see nn/model.py
+    # adaptive schedule: freeze once the hard assignment is unchanged and the mean
+    # max-probability >= adaptive_threshold for adaptive_patience consecutive epochs
+    adaptive_threshold: float = 0.9
+    adaptive_patience: int = 3
+    pruning: "PruningConfig" = field(default_factory=lambda: PruningConfig())
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -190,7 +223,15 @@ class LearnableConfig:
             gumbel_noise=_gumbel_scale(s.get("gumbel_noise", d.gumbel_noise)),
             straight_through_epochs=_opt_int(s.get("straight_through_epochs")),
             credit_mask=float(_pick(s, "credit_mask", d.credit_mask)),
+            adaptive_threshold=float(_pick(s, "adaptive_threshold", d.adaptive_threshold)),
+            adaptive_patience=int(_pick(s, "adaptive_patience", d.adaptive_patience)),
+            pruning=PruningConfig.from_dict(s.get("pruning")),
         )
+        if not 0.0 < cfg.adaptive_threshold <= 1.0:
+            raise SpecError("learnable_assignment.adaptive_threshold must be in (0, 1], "
+                            f"got {cfg.adaptive_threshold}")
+        if cfg.adaptive_patience < 1:
+            raise SpecError(f"learnable_assignment.adaptive_patience must be >= 1, got {cfg.adaptive_patience}")
         if cfg.temperature_schedule not in _TEMPERATURE_SCHEDULES:
             raise SpecError(
                 f"learnable_assignment.temperature_schedule must be one of "
