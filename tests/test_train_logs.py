@@ -138,7 +138,8 @@ def test_two_optimizers_update_logits_at_assignment_lr():
                                                    scheduler="none", learning_rate=1e-4),
                            # constant temperature 1: the softmax is not saturated, logits get gradients
                            # assignment_lr is per epoch (x ASSIGNMENT_LR_UNIT / batches): one batch -> 0.02 a step
-                           lcfg=learnable_cfg(assignment_lr=2e-5, temperature_end=1.0))
+                           lcfg=learnable_cfg(assignment_lr=2e-5, temperature_end=1.0,
+                                              assignment_warmup_epochs=0))
     model = trainer.model
     assign_opt = trainer.optimizers["assignment"]
     model_opt = trainer.optimizers["model"]
@@ -156,3 +157,14 @@ def test_two_optimizers_update_logits_at_assignment_lr():
     if enc_before is not None:
         assert (model.enc_in.weight.detach() - enc_before).abs().max().item() == pytest.approx(1e-4, rel=1e-3)
     assert torch.count_nonzero(delta) > 0
+
+
+def test_logits_hold_still_during_the_assignment_warmup():
+    trainer = make_trainer(True, tcfg=training_cfg(num_epochs=3),
+                           lcfg=learnable_cfg(assignment_lr=1e-2, temperature_end=1.0,
+                                              assignment_warmup_epochs=2))
+    before = trainer.model.assignment_logits.detach().clone()
+    trainer.fit(2)
+    assert trainer.model.assignment_logits.detach().equal(before)     # warm-up: no move
+    trainer.fit(3)
+    assert not trainer.model.assignment_logits.detach().equal(before)  # then the assignment learns

@@ -199,6 +199,9 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                                   "assignment and full inputs (no credit mask), so the model trained last "
                                   "is the one evaluated; null: the last sixth of the epochs "
                                   "(num_epochs // 6).", minimum=0),
+    "assignment_warmup_epochs": _p(["integer", "null"], None, "Epochs at the start during which the "
+                                   "assignment logits do not move, so that features are not moved on the "
+                                   "credit of an untrained model; null = max(1, num_epochs // 10)."),
     "credit_mask": _p("number", 0.25, "Masked credit: probability that an entry of an identity column is "
                       "hidden from the category encoders in training; the assignment learns from how well "
                       "each category predicts the hidden entries (0 = off).", minimum=0.0, exclusiveMaximum=1.0),

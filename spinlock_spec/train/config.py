@@ -196,6 +196,7 @@ class LearnableConfig:
     gumbel_noise: float = 0.0              # scale of the Gumbel noise (true = 1.0, false = 0)
     straight_through_epochs: int | None = None   # None: the last sixth of the epochs (num_epochs // 6)
     credit_mask: float = 0.25              # masked-credit probability (0 = off), see nn/model.py
+    assignment_warmup_epochs: int | None = None  # None: max(1, num_epochs // 10); logits frozen meanwhile
     # adaptive schedule: freeze once the hard assignment is unchanged and the mean
     # max-probability >= adaptive_threshold for adaptive_patience consecutive epochs
     adaptive_threshold: float = 0.9
@@ -223,6 +224,7 @@ class LearnableConfig:
             gumbel_noise=_gumbel_scale(s.get("gumbel_noise", d.gumbel_noise)),
             straight_through_epochs=_opt_int(s.get("straight_through_epochs")),
             credit_mask=float(_pick(s, "credit_mask", d.credit_mask)),
+            assignment_warmup_epochs=_opt_int(s.get("assignment_warmup_epochs")),
             adaptive_threshold=float(_pick(s, "adaptive_threshold", d.adaptive_threshold)),
             adaptive_patience=int(_pick(s, "adaptive_patience", d.adaptive_patience)),
             pruning=PruningConfig.from_dict(s.get("pruning")),

@@ -699,6 +699,18 @@ class LearnableVQVAETrainer(VQVAETrainer):
         return {"model": self._make_optimizer(model_params, self.cfg.learning_rate),
                 "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step())}
 
+    def assignment_warmup(self) -> int:
+        """Epochs during which the logits hold still (default: a tenth of the run, at least 1):
+        an untrained model's reconstruction credit is noise and would scatter a good start."""
+        w = self.learnable.assignment_warmup_epochs
+        return int(w) if w is not None else max(1, self.cfg.num_epochs // 10)
+
+    def _schedule_lrs(self, epoch: int, batch: int, num_batches: int) -> None:
+        super()._schedule_lrs(epoch, batch, num_batches)
+        lr = 0.0 if epoch <= self.assignment_warmup() else self.assignment_step()
+        for group in self.optimizers["assignment"].param_groups:
+            group["lr"] = lr
+
     def assignment_step(self) -> float:
         """Adam learning rate of the logits per batch: ``assignment_lr`` is per-epoch, in
         units of 1/ASSIGNMENT_LR_UNIT logit (Adam moves a parameter by about its lr per
