@@ -28,6 +28,7 @@ from .sizing import auto_levels
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}
 CONFIG_FORMAT = "spinlock-spec/categorical-vqvae"
+CREDIT_ROWS = 128        # rows of a batch that estimate the learnable assignment's credit and probe
 CONFIG_VERSION = 1
 
 # Defaults of the model section keys this module reads (model_cfg.get(key, default)).
@@ -483,33 +484,42 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         each feature's mass towards the categories that reconstruct it best."""
         if not self.training:
             return _mse(recon, targets)
-        per_cat = None
         total, count = 0.0, 0
+        # credit and probe are stochastic estimates: they use the first CREDIT_ROWS rows,
+        # scaled to the batch; the expected error itself is summed exactly over the batch
+        n = hidden.shape[1]
+        rows = min(n, CREDIT_ROWS)
+        scale = n / rows
+        sub = hidden[:, :rows]
+        per_cat = probe = None
         for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
             t = targets[fam.name].float()
             count += t.numel()
             if enc.is_identity:
                 if per_cat is None:
-                    per_cat = self.dec_out.per_category(hidden)                  # [K, B, F]
-                    probe = self.dec_out.per_category(hidden.detach())           # [K, B, F]
-                err = (per_cat[:, :, a:b] - t[None]) ** 2                         # [K, B, f]
-                pt = membership[a:b].t()[:, None, :]
+                    per_cat = self.dec_out.per_category(sub)                     # [K, R, F]
+                    probe = self.dec_out.per_category(sub.detach())              # [K, R, F]
+                pt = membership[a:b].t()                                          # [K, f]
+                # sum_b (out_c,f - x_f)^2 for every category, by Gram matrices (no [K, B, F])
+                err_sum = self.dec_out.batch_sq_error(hidden, t, a, b)            # [K, f]
                 if self._credit is None:
-                    total = total + (err * pt).sum()
+                    total = total + (err_sum * pt).sum()
                 else:
                     # value: the expected error; model gradient: all entries; P gradient:
                     # the hidden entries only (scaled by 1/p to the same size)
                     m, p = self._credit
-                    total = total + (err * pt.detach()).sum()
-                    credit = (err.detach() * m[:, a:b][None] * pt).sum() / p
+                    total = total + (err_sum * pt.detach()).sum()
+                    err = (per_cat[:, :, a:b].detach() - t[None, :rows]) ** 2     # [K, R, f]
+                    hidden_err = torch.einsum("kbf,bf->kf", err, m[:rows, a:b]) * (scale / p)
+                    credit = (hidden_err * pt).sum()
                     total = total + (credit - credit.detach())
                 # probe: every category's output for a feature it does not hold learns to
                 # predict that feature from the category's (detached) decoder state, so the
                 # credit err[c, f] of a category that could take f over is a real measurement
                 # (its weight 1 - P: value-neutral, only the output weights get its gradient)
-                perr = (probe[:, :, a:b] - t[None]) ** 2
-                w = (1.0 - pt).detach()
-                total = total + ((perr * w).sum() - (perr * w).sum().detach())
+                perr = ((probe[:, :, a:b] - t[None, :rows]) ** 2).sum(1) * scale  # [K, f]
+                probe_term = (perr * (1.0 - pt).detach()).sum()
+                total = total + (probe_term - probe_term.detach())
             else:
                 total = total + ((recon[fam.name].float() - t) ** 2).sum()
         return total / count
