@@ -9,7 +9,7 @@ report).  Matplotlib and torch are imported only by the parts that need them::
 """
 from __future__ import annotations
 
-import importlib
+from spinlock_spec.lazy import lazy_exports
 
 _EXPORTS = {
     "make_report": "builder", "ReportResult": "builder", "build_summary": "builder",
@@ -19,8 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@ only) does not pull in torch.
 """
 from __future__ import annotations
 
-import importlib
+from spinlock_spec.lazy import lazy_exports
 
 _EXPORTS = {
     "VQVAETrainer": "trainer", "LearnableVQVAETrainer": "trainer", "make_trainer": "trainer",
@@ -19,11 +19,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 class _CallableTrainModule(__import__("types").ModuleType):

@@ -756,16 +756,6 @@ class LearnableVQVAETrainer(VQVAETrainer):
             # train the model on full inputs under the hard assignment it is evaluated with
             self.model.credit_mask = 0.0 if hard_phase else self.learnable.credit_mask
 
-    def _maybe_reset_dead_codes(self, epoch: int) -> int | None:
-        """``training.dead_code_reset_interval`` (in epochs): re-seed codes whose EMA
-        count is below ``dead_code_threshold`` at the end of every N-th epoch
-        (the model also re-seeds on its own schedule, see ``model.dead_code_interval``)."""
-        interval = self.cfg.dead_code_reset_interval
-        quantizer = getattr(self.model, "quantizer", None)
-        if not interval or epoch % interval or not hasattr(quantizer, "reset_dead_codes"):
-            return None
-        return int(quantizer.reset_dead_codes(self.cfg.dead_code_threshold or None))
-
     def _epoch_record(self, epoch, total, seconds, train, val, train_loss, val_loss):
         record = super()._epoch_record(epoch, total, seconds, train, val, train_loss, val_loss)
         record["assign"] = {n: train["components"][n] for n in ASSIGN_TERMS}
