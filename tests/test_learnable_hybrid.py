@@ -22,6 +22,7 @@ families:
   initial: {encoder: initial_hybrid, encoder_params: {cnn_embedding_dim: 6, channels: [8, 8]}}
   summary: {encoder: identity}
 training: {batch_size: 64, num_epochs: 1, category_assignment: learnable}
+learnable_assignment: {assignment_warmup_epochs: 0}   # one epoch: the assignment learns from the start
 random_seed: 5
 """
 
