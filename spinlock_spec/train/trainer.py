@@ -188,8 +188,9 @@ class VQVAETrainer:
         return {"model": self._make_optimizer(params, self.cfg.learning_rate)}
 
     def _make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
-        # fused (one kernel for all parameters) on CUDA; the default foreach path elsewhere
-        extra = {"fused": True} if self.use_cuda else {}
+        # fused: one kernel for all parameters, on CUDA and on CPU (torch >= 2.4 has a fused
+        # CPU Adam; ~8% of a workload-A step, where the default is a per-parameter loop)
+        extra = {"fused": True} if self.device.type in ("cuda", "cpu") else {}
         if self.cfg.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
         return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
