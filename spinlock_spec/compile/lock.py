@@ -3,30 +3,16 @@
 The lock file is YAML that compiles again to the same hash; its header names the hash."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 
 from spinlock_spec.errors import UserError
 
 
 def atomic_write(path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    """Write ``text`` to ``path`` atomically; a failure is one located UserError."""
+    from spinlock_spec.atomic import atomic_write_text
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                fp.write(text)
-                fp.flush()
-                os.fsync(fp.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(path, text)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}", code="E109", location=str(path)) from None
 

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,29 +20,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-_TMP_PREFIX = ".tmp-"
+from spinlock_spec.atomic import TMP_PREFIX as _TMP_PREFIX
+from spinlock_spec.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+
 _defer_depth = 0
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def to_jsonable(obj: Any) -> Any:
