@@ -78,3 +78,34 @@ def test_resume_after_pruning(tmp_path):
     assert resumed.model.num_categories <= K
     loaded, _ = load_model(tmp_path / "run", which="final")
     assert loaded.num_categories == resumed.model.num_categories
+
+
+def test_pruning_removes_the_surplus_of_nine_categories_over_six_planted_groups(tmp_path):
+    """6 planted groups, 9 initial categories (three groups split in halves): the halves of a
+    group merge under the concentration pull, the emptied ones are pruned, and the run ends
+    with 6-7 categories that match the planted groups (ARI >= 0.9)."""
+    syn = {"n_samples": 2000, "n_groups": 6, "features_per_group": 10, "seed": 0}
+    groups = generate_synthetic(dict(syn), ["summary"]).true_groups["summary"]
+    cats = {}
+    for g in range(6):
+        cols = [int(i) for i, x in enumerate(groups) if x == g]
+        if g < 3:
+            cats[f"g{g}a"], cats[f"g{g}b"] = cols[:5], cols[5:]
+        else:
+            cats[f"g{g}"] = cols
+    (tmp_path / "map9.json").write_text(json.dumps(cats))
+    spec = tmp_path / "nine.yaml"
+    spec.write_text(f"""
+dataset: {{synthetic: {json.dumps(syn)}}}
+families: {{summary: {{encoder: identity}}}}
+training: {{batch_size: 128, num_epochs: 20, learning_rate: 0.003, category_assignment: learnable,
+           category_mapping_file: map9.json, device: cpu}}
+learnable_assignment: {{pruning: {{enabled: true, min_mass: 0.05, patience: 2}}}}
+random_seed: 0
+""")
+    result = ss.train(str(spec), out=tmp_path / "run", quiet=True)
+    assert result.initial_ari < 0.9                        # the split start is really wrong
+    assert 6 <= result.model.num_categories <= 7
+    assert result.history["final_metrics"]["ari"] >= 0.9
+    report = json.loads((tmp_path / "run" / "categories.json").read_text())
+    assert report["num_categories"] == result.model.num_categories

@@ -186,6 +186,11 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
         "patience": _p("integer", 3, "Consecutive epochs under a threshold before the category is removed.",
                        minimum=1),
         "min_categories": _p("integer", 1, "Never prune below this many categories.", minimum=1),
+        "concentration_weight": _p("number", 0.25, "With pruning on, the balance loss is weighted "
+                                   "balance_weight - concentration_weight: a net pull towards fewer, larger "
+                                   "categories, so that categories holding part of a group another category "
+                                   "already represents empty out and get pruned. 0 = plain balance.",
+                                   minimum=0.0),
     }),
     "orthogonality_weight": _p("number", 0.1, "Weight of the assignment orthogonality loss.", minimum=0.0),
     "balance_weight": _p("number", 0.05, "Weight of the category balance loss.", minimum=0.0),

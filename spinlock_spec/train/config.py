@@ -163,6 +163,9 @@ class PruningConfig:
     min_usage: float = 0.0      # validation codebook utilization below this counts as unused (0 = off)
     patience: int = 3           # consecutive epochs under a threshold before the category goes
     min_categories: int = 1     # never prune below this many categories
+    # with pruning on, the balance loss is weighted balance_weight - concentration_weight:
+    # a net pull towards fewer, larger categories, so that redundant ones empty out
+    concentration_weight: float = 0.25
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None) -> "PruningConfig":
@@ -172,11 +175,14 @@ class PruningConfig:
                   min_mass=float(_pick(s, "min_mass", d.min_mass)),
                   min_usage=float(_pick(s, "min_usage", d.min_usage)),
                   patience=int(_pick(s, "patience", d.patience)),
-                  min_categories=int(_pick(s, "min_categories", d.min_categories)))
+                  min_categories=int(_pick(s, "min_categories", d.min_categories)),
+                  concentration_weight=float(_pick(s, "concentration_weight", d.concentration_weight)))
         if cfg.patience < 1:
             raise SpecError(f"learnable_assignment.pruning.patience must be >= 1, got {cfg.patience}")
         if cfg.min_mass < 0 or cfg.min_usage < 0:
             raise SpecError("learnable_assignment.pruning thresholds must be >= 0")
+        if cfg.concentration_weight < 0:
+            raise SpecError("learnable_assignment.pruning.concentration_weight must be >= 0")
         if cfg.min_categories < 1:
             raise SpecError("learnable_assignment.pruning.min_categories must be >= 1")
         return cfg
@@ -205,8 +211,9 @@ class LearnableConfig:
 
     @property
     def loss_weights(self) -> dict[str, float]:
+        concentration = self.pruning.concentration_weight if self.pruning.enabled else 0.0
         return {"assign_orthogonality": self.orthogonality_weight,
-                "assign_balance": self.balance_weight}
+                "assign_balance": self.balance_weight - concentration}
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None) -> "LearnableConfig":
