@@ -45,3 +45,15 @@ def test_adaptive_state_survives_resume(tmp_path):
     temps = resumed.history["temperature"]
     assert resumed.history["temperature_frozen_epoch"] == frozen
     assert temps[-1] == temps[frozen - 1]
+
+
+def test_adaptive_ends_like_a_full_linear_anneal(tmp_path):
+    """Freezing early costs nothing: the final hard assignment is the linear anneal's, or
+    its ARI against the planted groups is at least as good."""
+    adaptive = ss.train(SPEC, out=tmp_path / "adaptive", quiet=True)
+    linear = ss.train(SPEC.replace("adaptive,", "linear,"), out=tmp_path / "linear", quiet=True)
+    assert adaptive.history["temperature_frozen_epoch"] < len(adaptive.history["temperature"])
+    same = adaptive.model.hard_assignment().tolist() == linear.model.hard_assignment().tolist()
+    ari_a = adaptive.history["final_metrics"]["ari"]
+    ari_l = linear.history["final_metrics"]["ari"]
+    assert same or ari_a >= ari_l, (ari_a, ari_l)
