@@ -10,18 +10,23 @@ from spinlock_spec.train.checkpoint import load_model
 SYN = {"n_samples": 600, "n_groups": 6, "features_per_group": 5, "seed": 0}
 
 
+def _write_nine_categories(path, synthetic: dict, first_half: int) -> None:
+    """A mapping file of 9 categories over 6 planted groups: groups 0-2 split in two."""
+    groups = generate_synthetic(dict(synthetic), ["summary"]).true_groups["summary"]
+    cats = {}
+    for g in range(6):
+        cols = [int(i) for i, x in enumerate(groups) if x == g]
+        if g < 3:
+            cats[f"g{g}a"], cats[f"g{g}b"] = cols[:first_half], cols[first_half:]
+        else:
+            cats[f"g{g}"] = cols
+    path.write_text(json.dumps(cats))
+
+
 # balance_weight 0: the balance loss pulls every category towards mass 1/K and so works
 # against emptying the surplus ones
 def _spec(tmp_path, epochs=6, pruning="{enabled: true, min_mass: 0.07, patience: 1}"):
-    groups = generate_synthetic(dict(SYN), ["summary"]).true_groups["summary"]
-    cats = {}
-    for g in range(6):                       # 9 initial categories: groups 0-2 split 3 + 2
-        cols = [i for i, x in enumerate(groups) if x == g]
-        if g < 3:
-            cats[f"g{g}a"], cats[f"g{g}b"] = cols[:3], cols[3:]
-        else:
-            cats[f"g{g}"] = cols
-    (tmp_path / "map9.json").write_text(json.dumps(cats))
+    _write_nine_categories(tmp_path / "map9.json", SYN, first_half=3)   # groups 0-2 split 3 + 2
     spec = tmp_path / "prune.yaml"
     spec.write_text(f"""
 dataset: {{synthetic: {json.dumps(SYN)}}}
@@ -85,15 +90,7 @@ def test_pruning_removes_the_surplus_of_nine_categories_over_six_planted_groups(
     group merge under the concentration pull, the emptied ones are pruned, and the run ends
     with 6-7 categories that match the planted groups (ARI >= 0.9)."""
     syn = {"n_samples": 2000, "n_groups": 6, "features_per_group": 10, "seed": 0}
-    groups = generate_synthetic(dict(syn), ["summary"]).true_groups["summary"]
-    cats = {}
-    for g in range(6):
-        cols = [int(i) for i, x in enumerate(groups) if x == g]
-        if g < 3:
-            cats[f"g{g}a"], cats[f"g{g}b"] = cols[:5], cols[5:]
-        else:
-            cats[f"g{g}"] = cols
-    (tmp_path / "map9.json").write_text(json.dumps(cats))
+    _write_nine_categories(tmp_path / "map9.json", syn, first_half=5)
     spec = tmp_path / "nine.yaml"
     spec.write_text(f"""
 dataset: {{synthetic: {json.dumps(syn)}}}
