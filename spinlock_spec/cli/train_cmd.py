@@ -31,7 +31,7 @@ import click
                    "each); training.batch_size is the global batch. Under torchrun, leave it out.")
 @click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")
-@click.option("--quiet", "-q", is_flag=True, help="Warnings and the final summary only.")
+@click.option("--quiet", "-q", is_flag=True, help="Print warnings and errors only (the run folder is written as usual).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per event on stdout.")
 def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
