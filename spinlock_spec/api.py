@@ -29,18 +29,9 @@ LEARNABLE_BANNER = ("[LEARNABLE ASSIGNMENT MODE]",
 def compile_spec(spec, overrides: Sequence[str] = (), data=None):
     """Load, validate and compile a spec (path, ``zoo:NAME``, YAML text or dict)."""
     from spinlock_spec.compile import compile_spec as _compile
+    from spinlock_spec.compile.compiled import spec_source
 
-    return _compile(_spec_source(spec), data=data, overrides=tuple(overrides))
-
-
-def _spec_source(spec):
-    if isinstance(spec, str) and spec.startswith("zoo:"):
-        from spinlock_spec.zoo import resolve_spec_ref     # pulls the entry when not cached
-
-        return resolve_spec_ref(spec)
-    if isinstance(spec, str) and "\n" not in spec:
-        return Path(spec)
-    return spec
+    return _compile(spec_source(spec), data=data, overrides=tuple(overrides))
 
 
 def _require_ok(compiled) -> None:

@@ -69,10 +69,19 @@ def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
 def compile_file(path, overrides=(), data=None) -> CompiledSpec:
     """Compile the spec file ``path`` (or ``zoo:NAME[@VERSION]``) with ``--set`` overrides and an
     optional dataset header."""
+    return compile_spec(spec_source(path), data=data, overrides=tuple(overrides))
+
+
+def spec_source(spec):
+    """What ``compile_spec`` takes for a user's spec argument: ``zoo:NAME[@VERSION]`` becomes the
+    entry's spec file (pulled when not cached), another one-line string a path; YAML text,
+    dicts and paths pass through."""
     from pathlib import Path
 
-    if isinstance(path, str) and path.startswith("zoo:"):
-        from spinlock_spec.zoo import resolve_spec_ref     # pulls the entry when not cached
+    if isinstance(spec, str) and spec.startswith("zoo:"):
+        from spinlock_spec.zoo import resolve_spec_ref
 
-        path = resolve_spec_ref(path)
-    return compile_spec(Path(path), data=data, overrides=tuple(overrides))
+        return resolve_spec_ref(spec)
+    if isinstance(spec, str) and "\n" not in spec:
+        return Path(spec)
+    return spec

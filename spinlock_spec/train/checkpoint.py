@@ -149,17 +149,6 @@ def load_state_into(model: torch.nn.Module, state: Mapping[str, torch.Tensor], p
         raise CheckpointError(f"{path}: weights do not match the model ({'; '.join(parts)})",
                               code="E402")
     raw.load_state_dict(dict(state), strict=True)
-    _sync_host_step_counters(raw)
-
-
-def _sync_host_step_counters(model: torch.nn.Module) -> None:
-    """Modules that keep a host-side copy of a ``steps`` buffer (to avoid device
-    syncs) must see the restored value, or interval-based behaviour drifts after
-    a resume."""
-    for module in model.modules():
-        steps = getattr(module, "steps", None)
-        if torch.is_tensor(steps) and hasattr(module, "_step_counter"):
-            module._step_counter = int(steps)
 
 
 # --------------------------------------------------------------------------- models
