@@ -3,6 +3,10 @@ categories of 15, batch 512), for model-section variants given as JSON.
 Rounds are interleaved and the minimum is reported (robust on a shared CPU).
 
     python benchmarks/nn_step_time.py '{}' '{"group_hidden_dim": 32}' '{"_learnable": true}'
+
+Keys starting with "_" are benchmark options: _learnable, _fused_adam, _credit_mask
+(learnable only; default 0.25, the trainer's default).  model.dropout defaults to the
+spec's 0.1.  --profile prints a torch.profiler table per variant instead of timings.
 """
 from __future__ import annotations
 
@@ -25,7 +29,11 @@ def make_step(cfg: dict, batch: int = 512):
     fam = FamilyInput("summary", "identity", {}, "tabular", (120,))
     cats = [list(range(i, 120, 8)) for i in range(8)]
     torch.manual_seed(0)
+    credit = cfg.pop("_credit_mask", 0.25)         # the trainer's default masked-credit probability
+    cfg.setdefault("dropout", 0.1)                  # the spec's default (model.dropout)
     model = (LearnableCategoricalVQVAE if learnable else CategoricalHierarchicalVQVAE)([fam], cats, None, cfg)
+    if learnable:
+        model.credit_mask = credit
     opt = torch.optim.Adam(model.parameters(), 1e-3, **({"fused": True} if fused else {"foreach": True}))
     x = torch.randn(batch, 120)
 
@@ -39,10 +47,26 @@ def make_step(cfg: dict, batch: int = 512):
     return model, step
 
 
+def profile(variants) -> None:
+    """--profile: torch.profiler table (self CPU time) of 20 steps per variant."""
+    for v in variants:
+        _, step = make_step(json.loads(v))
+        for _ in range(5):
+            step()
+        with torch.profiler.profile() as prof:
+            for _ in range(20):
+                step()
+        print(f"--- profile {v} (20 steps) ---")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22, max_name_column_width=50))
+
+
 def main(argv):
     threads = int(next((a.split("=")[1] for a in argv if a.startswith("--threads=")), 2))
     torch.set_num_threads(threads)
     variants = [a for a in argv if not a.startswith("--")] or ["{}"]
+    if "--profile" in argv:
+        profile(variants)
+        return
     runs = {}
     for v in variants:
         model, step = make_step(json.loads(v))

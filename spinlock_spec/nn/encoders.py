@@ -26,6 +26,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .dropout import Dropout
 from .targets import (TEMPORAL_SEGMENTS, fields_target, fields_target_dim, length_mask, segment_weights,
                       temporal_target)
 
@@ -81,7 +82,7 @@ class MLPEncoder(FamilyEncoder):
                 layers.append(nn.BatchNorm1d(int(h)))
             layers.append(_ACTIVATIONS[activation]())
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = int(h)
         layers.append(nn.Linear(width, int(output_dim)))
         self.net = nn.Sequential(*layers)
@@ -103,7 +104,7 @@ class _MaskedConvBlock(nn.Module):
         self.norm = nn.LayerNorm(channels)
         self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
         self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.drop = Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, h, mask):  # h [B, C, T], mask [B, 1, T]
         y = self.norm(h.transpose(1, 2)).transpose(1, 2) * mask
@@ -174,7 +175,7 @@ class PyramidTemporalEncoder(FamilyEncoder):
             raise ValueError(f"scales must be positive integers, got {scales!r}")
         self.conv1 = nn.Conv1d(dim, hidden_channels, k, padding=k // 2)
         self.conv2 = nn.Conv1d(hidden_channels, hidden_channels, k, padding=k // 2)
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.drop = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.proj = nn.Linear(hidden_channels * sum(self.scales), int(embedding_dim))
         self.out_dim = int(embedding_dim)
         self.target_dim = dim * TEMPORAL_SEGMENTS
@@ -203,7 +204,7 @@ class _FieldCNN(nn.Module):
             layers += [nn.Conv2d(width, int(c), 3, stride=2, padding=1), nn.GELU()]
             width = int(c)
         self.features = nn.Sequential(*layers)
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.drop = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.proj = nn.Linear(width, int(embedding_dim))
 
     def forward(self, fields):

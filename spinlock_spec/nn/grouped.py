@@ -78,18 +78,20 @@ class MembershipOutput(nn.Module):
         """Every category's reconstruction of every feature: [K, B, H] -> [K, B, F]."""
         return torch.baddbmm(self.bias[:, None, :], h, self.weight)
 
-    def batch_sq_error(self, h: torch.Tensor, t: torch.Tensor, a: int, b: int) -> torch.Tensor:
-        """sum over the batch of (out_c,f - t_f)^2 for every category c and feature f in
-        [a, b), from Gram matrices: h [K, B, H], t [B, b - a] -> [K, b - a].  Equal to
-        ((per_category(h)[:, :, a:b] - t) ** 2).sum(1) without the [K, B, F] tensor."""
-        w, bias = self.weight[:, :, a:b], self.bias[:, a:b]                 # [K, H, f], [K, f]
-        gram = h.transpose(1, 2) @ h                                        # [K, H, H]
-        h_sum = h.sum(1)                                                    # [K, H]
-        h_t = h.transpose(1, 2) @ t                                         # [K, H, f]
-        out_sq = ((w * (gram @ w)).sum(1) + 2 * bias * (h_sum[:, :, None] * w).sum(1)
-                  + h.shape[1] * bias ** 2)
-        out_t = (w * h_t).sum(1) + bias * t.sum(0)
-        return out_sq - 2 * out_t + (t * t).sum(0)
+    def batch_sq_norm(self, h: torch.Tensor, a: int, b: int) -> torch.Tensor:
+        """sum over the batch of out_c,f ** 2 for every category c and feature f in [a, b),
+        from the categories' Gram matrices: h [K, B, H] -> [K, b - a].  Equal to
+        (per_category(h)[:, :, a:b] ** 2).sum(1) without the [K, B, F] tensor.  Computed
+        in float32 with autocast off: the expected error subtracts it from similar sums."""
+        with torch.autocast(h.device.type, enabled=False):
+            h = h.float()
+            w, bias = self.weight.float(), self.bias.float()
+            if (a, b) != (0, w.shape[-1]):        # (a full-range slice costs a zero-filled gradient)
+                w, bias = w[:, :, a:b], bias[:, a:b]                            # [K, H, f], [K, f]
+            gram = h.transpose(1, 2) @ h                                        # [K, H, H]
+            h_sum = h.sum(1)                                                    # [K, H]
+            return ((w * (gram @ w)).sum(1) + 2 * bias * (h_sum[:, :, None] * w).sum(1)
+                    + h.shape[1] * bias ** 2)
 
     def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         k, b, hd = h.shape

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from spinlock_spec.registry import ENCODERS
 
+from .dropout import Dropout, cpu_keep_mask
 from .grouped import GroupedLayerNorm, GroupedLinear, MembershipInput, MembershipOutput
 from .losses import assignment_balance, assignment_orthogonality, category_decorrelation, topographic
 from .quantizer import BatchedResidualVQ
@@ -130,6 +131,11 @@ def resolve_levels(levels, category_sizes: list[int]) -> list[list[tuple[int, in
     return per_cat
 
 
+def _cols(t: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """t[..., a:b], or t itself for the full range (a slice costs a zero-filled gradient)."""
+    return t if a == 0 and b == t.shape[-1] else t[..., a:b]
+
+
 def _mse(pred: dict, target: dict) -> torch.Tensor:
     p = torch.cat([pred[k] for k in target], dim=1)
     t = torch.cat([target[k] for k in target], dim=1)
@@ -188,7 +194,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         self.enc_out = GroupedLinear(k, emb, dmax)
         self.dec_in = GroupedLinear(k, dmax, hidden)
         self.dec_out = MembershipOutput(self.num_features, k, hidden)
-        self.dropout = nn.Dropout(float(get("dropout"))) if float(get("dropout")) > 0 else nn.Identity()
+        self.dropout = Dropout(float(get("dropout"))) if float(get("dropout")) > 0 else nn.Identity()
         self.quantizer = BatchedResidualVQ(
             sizes, dmax, dim_mask, commitment_cost=float(get("commitment_cost")), decay=float(get("decay")),
             kmeans_iters=int(get("kmeans_iters")), dead_code_fraction=float(get("dead_code_fraction")),
@@ -304,17 +310,25 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         feats = self.features(batch)
         targets = self.targets(batch)
         membership = self.assignment_matrix()
-        z = self.encode_latents(*self._encoder_inputs(feats, membership))
+        enc_feats, enc_membership, credit = self._encoder_inputs(feats, membership)
+        z = self.encode_latents(enc_feats, enc_membership)
         vq = self.quantizer(z)
         # info: decode the level-0 codes alone (straight-through to z) on the first info_samples rows,
         # in the same decoder pass as the full reconstruction
         b, n_info = z.shape[0], min(self.info_samples, z.shape[0])
         coarse = z[:n_info] + (vq.level_quantized[:n_info, :, 0] - z[:n_info]).detach()
-        hidden = self.decode_hidden(torch.cat([vq.quantized, coarse]))
-        both = self.dec_out(hidden, membership)
-        recon = self.apply_heads(both[:b])
-        recon_loss = self._recon_loss(recon, targets, hidden[:, :b], membership)
-        info_loss = _mse(self.apply_heads(both[b:]), {k: v[:n_info] for k, v in targets.items()})
+        dec_membership = self._decoder_membership(membership, credit)
+        if dec_membership is membership:
+            hidden = self.decode_hidden(torch.cat([vq.quantized, coarse]))
+            both = self.dec_out(hidden, membership)
+            hidden, full, coarse_recon = hidden[:, :b], both[:b], both[b:]
+        else:    # two passes: the coarse (info) rows keep the P gradient that the full rows lose
+            hidden = self.decode_hidden(vq.quantized)
+            full = self.dec_out(hidden, dec_membership)
+            coarse_recon = self.dec_out(self.decode_hidden(coarse), membership)
+        recon = self.apply_heads(full)
+        recon_loss = self._recon_loss(recon, targets, hidden, membership, credit)
+        info_loss = _mse(self.apply_heads(coarse_recon), {k: v[:n_info] for k, v in targets.items()})
         ortho = category_decorrelation(z, self.quantizer.dim_mask)
         tcat = torch.cat(list(targets.values()), dim=1)
         topo, pre, post = topographic(tcat, z, vq.level_quantized.sum(2), self.topo_samples)
@@ -324,13 +338,20 @@ class CategoricalHierarchicalVQVAE(nn.Module):
                            quantized=vq.quantized, extras={"topo_pre": pre.detach(), "topo_post": post.detach()})
 
     def _encoder_inputs(self, feats: torch.Tensor, membership: torch.Tensor):
-        """(features, membership) the category encoders see (learnable: masked credit)."""
-        return feats, membership
+        """(features, membership) the category encoders see, and the credit mask of the
+        learnable model's masked credit (None: no credit)."""
+        return feats, membership, None
+
+    def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
+        """P as the decoder's mixing uses it (learnable + masked credit: no P gradient
+        through the identity columns' mixed reconstruction)."""
+        return membership
 
     def _extra_terms(self) -> dict:
         return {}
 
-    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor):
+    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor,
+                    credit=None):
         """MSE over all target columns (hidden: decoder hidden [K, B, H] of these rows)."""
         return _mse(recon, targets)
 
@@ -415,11 +436,21 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
                       (self.model_cfg.get("assignment_init_scale") or MODEL_DEFAULTS["assignment_init_scale"]))
         self.init_scale = scale
         self.assignment_logits = nn.Parameter(self._one_hot(self.categories, self.num_features) * scale)
+        # per-epoch state the trainer sets, kept in 0-d buffers that the forward pass reads
+        # as data: torch.compile then builds one graph for the whole run instead of one per
+        # temperature (the Python floats below mirror them for logs, no device sync)
+        self.register_buffer("_temperature", torch.tensor(1.0), persistent=False)
+        self.register_buffer("_straight_through", torch.tensor(0.0), persistent=False)
+        self.register_buffer("_credit_mask", torch.tensor(0.0), persistent=False)
+        # probe statistics: sum over training rows of (out_c,f - x_f)^2 for every category c and
+        # identity feature f, and the row count (accumulated on the device, read and reset by
+        # the trainer: how well each category would reconstruct each feature)
+        self.register_buffer("probe_error", torch.zeros(self.num_categories, self.num_features), persistent=False)
+        self.register_buffer("probe_rows", torch.zeros(()), persistent=False)
         self.temperature = float(temperature)
         self.gumbel_noise = 0.0
         self.straight_through = False
         self.credit_mask = 0.0          # masked credit probability (the trainer sets it)
-        self._credit = None
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -429,12 +460,29 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
     def _allows_empty_categories(self) -> bool:
         return True
 
+    def _set_state(self, name: str, value: float) -> None:
+        self.__dict__[name] = value
+        getattr(self, "_" + name).fill_(float(value))
+
+    temperature = property(lambda self: self.__dict__["temperature"],
+                           lambda self, v: self._set_state("temperature", float(v)),
+                           doc="Softmax temperature of the assignment (float; stepped per epoch).")
+    straight_through = property(lambda self: self.__dict__["straight_through"],
+                                lambda self, v: self._set_state("straight_through", bool(v)),
+                                doc="Forward the hard (argmax) assignment, backward the soft gradient.")
+    credit_mask = property(lambda self: self.__dict__["credit_mask"],
+                           lambda self, v: self._set_state("credit_mask", float(v)),
+                           doc="Masked-credit probability p (0 = off); see _encoder_inputs.")
+
+    def _tau(self) -> torch.Tensor:
+        return self._temperature.clamp(min=1e-6)
+
     def assignment_parameters(self) -> list[nn.Parameter]:
         return [self.assignment_logits]
 
     def assignment_probs(self) -> torch.Tensor:
         """[F, K] = softmax(logits / temperature) (no noise)."""
-        return torch.softmax(self.assignment_logits / max(self.temperature, 1e-6), dim=-1)
+        return torch.softmax(self.assignment_logits / self._tau(), dim=-1)
 
     def hard_assignment(self) -> torch.Tensor:
         """LongTensor [F]: the category of each feature (argmax of the logits)."""
@@ -453,11 +501,10 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         if self.gumbel_noise > 0:
             u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
             logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
-        probs = torch.softmax(logits / max(self.temperature, 1e-6), dim=-1)
-        if self.straight_through:
-            one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
-            probs = one_hot + probs - probs.detach()
-        return probs
+        probs = torch.softmax(logits / self._tau(), dim=-1)
+        # straight-through (buffer 1.0): forward the argmax one-hot, backward the soft gradient
+        one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
+        return probs + self._straight_through * (one_hot - probs).detach()
 
     def _encoder_inputs(self, feats, membership):
         """Masked credit (``credit_mask`` = p > 0, training only): every entry of an
@@ -465,24 +512,39 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         Bernoulli draw for all categories), and the encoders see P without gradient.
         The assignment then learns only from how well each category predicts the
         entries it did NOT see, so a wrong category cannot keep a feature by copying
-        it through its own input."""
-        self._credit = None
-        p = float(self.credit_mask)
-        if not self.training or p <= 0:
-            return feats, membership
-        m = (torch.rand_like(feats) < p).to(feats.dtype) * self.identity_columns
-        self._credit = (m, p)
-        return feats * (1.0 - m), membership.detach()
+        it through its own input.  Returns the mask [B, F] as the credit (all zeros
+        when p = 0: the same graph serves both phases)."""
+        if not self.training:
+            return feats, membership, None
+        p = self._credit_mask
+        if feats.device.type == "cpu" and not torch.compiler.is_compiling():   # nn/dropout.py's cheap mask
+            hide = ~cpu_keep_mask(feats.shape, self.credit_mask)[0]
+        else:
+            hide = torch.rand_like(feats) < p
+        m = hide.to(feats.dtype) * self.identity_columns
+        return feats * (1.0 - m), torch.where(p > 0, membership.detach(), membership), m
 
-    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor):
+    def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
+        if credit is None:
+            return membership
+        held = (self._credit_mask > 0) & (self.identity_columns[:, None] > 0)
+        return torch.where(held, membership.detach(), membership)
+
+    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor,
+                    credit=None):
         """Expected reconstruction error under the assignment.  For a column f of an
         identity family: sum_c P[f,c] (out_c,f - x_f)^2, the error of category c's own
         reconstruction of f weighted by P (out_c = every category decodes every
         feature); for an encoded family's targets: the error of the head applied to
         the P-mixed reconstruction.  Averaged over all target columns.  For a one-hot P
         (eval, static) this is exactly the plain MSE; for a soft P its gradient moves
-        each feature's mass towards the categories that reconstruct it best."""
-        if not self.training:
+        each feature's mass towards the categories that reconstruct it best.
+
+        Summed over the batch without the [K, B, F] tensor: with the mixed
+        reconstruction m_f = sum_c P[f,c] out_c,f that the forward pass computed,
+        sum_c P[f,c] (out_c,f - x_f)^2 = sum_c P[f,c] out_c,f^2 - 2 x_f m_f + x_f^2,
+        and sum_b out_c,f^2 comes from each category's Gram matrix."""
+        if not self.training or credit is None:
             return _mse(recon, targets)
         total, count = 0.0, 0
         # credit and probe are stochastic estimates: they use the first CREDIT_ROWS rows,
@@ -490,38 +552,41 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         n = hidden.shape[1]
         rows = min(n, CREDIT_ROWS)
         scale = n / rows
-        sub = hidden[:, :rows]
-        per_cat = probe = None
+        probe = None
+        with torch.no_grad():
+            self.probe_rows += rows
         for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
             t = targets[fam.name].float()
             count += t.numel()
-            if enc.is_identity:
-                if per_cat is None:
-                    per_cat = self.dec_out.per_category(sub)                     # [K, R, F]
-                    probe = self.dec_out.per_category(sub.detach())              # [K, R, F]
-                pt = membership[a:b].t()                                          # [K, f]
-                # sum_b (out_c,f - x_f)^2 for every category, by Gram matrices (no [K, B, F])
-                err_sum = self.dec_out.batch_sq_error(hidden, t, a, b)            # [K, f]
-                if self._credit is None:
-                    total = total + (err_sum * pt).sum()
-                else:
-                    # value: the expected error; model gradient: all entries; P gradient:
-                    # the hidden entries only (scaled by 1/p to the same size)
-                    m, p = self._credit
-                    total = total + (err_sum * pt.detach()).sum()
-                    err = (per_cat[:, :, a:b].detach() - t[None, :rows]) ** 2     # [K, R, f]
-                    hidden_err = torch.einsum("kbf,bf->kf", err, m[:rows, a:b]) * (scale / p)
-                    credit = (hidden_err * pt).sum()
-                    total = total + (credit - credit.detach())
-                # probe: every category's output for a feature it does not hold learns to
-                # predict that feature from the category's (detached) decoder state, so the
-                # credit err[c, f] of a category that could take f over is a real measurement
-                # (its weight 1 - P: value-neutral, only the output weights get its gradient)
-                perr = ((probe[:, :, a:b] - t[None, :rows]) ** 2).sum(1) * scale  # [K, f]
-                probe_term = (perr * (1.0 - pt).detach()).sum()
-                total = total + (probe_term - probe_term.detach())
-            else:
+            if not enc.is_identity:
                 total = total + ((recon[fam.name].float() - t) ** 2).sum()
+                continue
+            if probe is None:
+                probe = self.dec_out.per_category(hidden[:, :rows].detach())     # [K, R, F]
+            pt = _cols(membership.t(), a, b)                                  # [K, f]
+            sq = self.dec_out.batch_sq_norm(hidden, a, b)                     # [K, f]
+            cross = 2.0 * (t * recon[fam.name].float()).sum() - (t * t).sum()
+            p = self._credit_mask
+            # value: the expected error.  Without credit (p = 0) its P gradient trains the
+            # assignment; with credit the model gradient still covers all entries (the mixed
+            # reconstruction carries no P gradient then, see _decoder_membership) and the P
+            # gradient comes from the hidden entries only (scaled by 1/p to the same size)
+            total = total + (sq * torch.where(p > 0, pt.detach(), pt)).sum() - cross
+            fam_probe = _cols(probe, a, b)                                    # [K, R, f]
+            probe_sq = (fam_probe - t[None, :rows]) ** 2                      # [K, R, f]
+            err = probe_sq.detach()
+            with torch.no_grad():
+                self.probe_error[:, a:b] += err.sum(1)
+            hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
+            credit_term = (hidden_err * pt).sum()
+            total = total + (credit_term - credit_term.detach())
+            # probe: every category's output for a feature it does not hold learns to
+            # predict that feature from the category's (detached) decoder state, so the
+            # credit err[c, f] of a category that could take f over is a real measurement
+            # (its weight 1 - P: value-neutral, only the output weights get its gradient)
+            perr = probe_sq.sum(1) * scale                                    # [K, f]
+            probe_term = (perr * (1.0 - pt).detach()).sum()
+            total = total + (probe_term - probe_term.detach())
         return total / count
 
     def _extra_terms(self) -> dict:
@@ -559,7 +624,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         out.update({
             "enc_out.weight": lambda t: k_only(t)[..., :dmax], "enc_out.bias": lambda t: k_only(t)[..., :dmax],
             "dec_in.weight": lambda t: k_only(t)[:, :dmax], "dec_in.bias": k_only,
-            "assignment_logits": cols, "membership": cols,
+            "assignment_logits": cols, "membership": cols, "probe_error": k_only,
             "quantizer.codebook_sizes": k_only,
             "quantizer.code_mask": lambda t: k_only(t)[..., :cmax],
             "quantizer.dim_mask": lambda t: k_only(t)[:, :dmax],

@@ -283,8 +283,8 @@ class VQVAETrainer:
                 opt.zero_grad(set_to_none=True)
             loss.backward()
             for params, max_norm in self._clip_groups():
-                if max_norm:
-                    torch.nn.utils.clip_grad_norm_(params, max_norm)
+                if max_norm:       # foreach: one C++ loop over the grads on CPU too (default: Python)
+                    torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
             for opt in self.optimizers.values():
                 opt.step()
             rows = int(idx.shape[0])

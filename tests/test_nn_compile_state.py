@@ -1,0 +1,47 @@
+"""The learnable model's per-epoch state (temperature, straight-through, masked credit)
+lives in 0-d buffers that the forward pass reads as data, so torch.compile traces the
+training forward once for a whole run instead of once per temperature (a Python float
+attribute is a guard: every new value recompiled, and dynamo gave up after 8)."""
+import pytest
+import torch
+import torch._dynamo
+from torch._dynamo.testing import CompileCounter
+
+from spinlock_spec.nn.model import FamilyInput, LearnableCategoricalVQVAE
+
+
+def _model():
+    fam = FamilyInput("summary", "identity", {}, "tabular", (24,))
+    torch.manual_seed(0)
+    m = LearnableCategoricalVQVAE([fam], [list(range(i, 24, 3)) for i in range(3)], None, {}, temperature=1.0)
+    m.train()
+    return m
+
+
+def test_epoch_state_changes_do_not_recompile_the_training_forward():
+    model = _model()
+    x = torch.randn(64, 24)
+    model({"summary": x})                        # codebook initialisation happens eagerly
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    compiled = torch.compile(model, backend=counter, dynamic=False)
+    values = []
+    for epoch, (tau, st, credit) in enumerate([(1.0, False, 0.25), (0.6, False, 0.25), (0.3, False, 0.25),
+                                               (0.1, True, 0.0)]):
+        model.temperature, model.straight_through, model.credit_mask = tau, st, credit
+        out = compiled({"summary": x})
+        out.terms["recon"].backward()
+        values.append(float(model.assignment_matrix().detach().max()))
+    assert counter.frame_count == 1, f"recompiled: {counter.frame_count} frames for 4 epochs"
+    # the buffers are really read: a lower temperature sharpens P, straight-through makes it one-hot
+    assert values[0] < values[1] < values[2] and values[3] == 1.0
+
+
+def test_state_is_a_float_mirror_of_a_non_persistent_buffer():
+    model = _model()
+    model.temperature = 0.37
+    model.credit_mask = 0.25
+    assert isinstance(model.temperature, float) and model.temperature == 0.37
+    assert float(model._temperature) == pytest.approx(0.37) and float(model._credit_mask) == 0.25
+    keys = model.state_dict().keys()
+    assert not any(k in keys for k in ("_temperature", "_straight_through", "_credit_mask"))
