@@ -145,6 +145,9 @@ def main(argv=None) -> int:
     p.add_argument("--profile", action="store_true", help="torch.profiler table of a 3-epoch run per mode")
     p.add_argument("--out", type=str, default=None, help="JSON output (default benchmarks/out/train_speed_<wl>.json)")
     p.add_argument("--runs", type=str, default=None, help="where run folders go (default: a temp folder)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the modes this many times, alternating (static, learnable, static, ...): "
+                        "on a shared machine the ratio is then taken over pairs run back to back")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     import tempfile
@@ -159,21 +162,31 @@ def main(argv=None) -> int:
                "threads": torch.get_num_threads(), "runs": []}
     if args.device == "cuda":
         results["gpu"] = torch.cuda.get_device_name(0)
-    for mode in modes:
-        r = profile_mode(args, mode, out_dir) if args.profile else run_mode(args, mode, out_dir)
-        results["runs"].append(r)
-        if not args.profile:
-            print(f"{mode:9s} {args.workload} {args.device}: {r['samples_per_s']:,.0f} samples/s "
-                  f"(incl. epoch 1: {r['samples_per_s_incl_first_epoch']:,.0f}), params {r['params']:,}, "
-                  f"quality {r['quality']:.4f} after {r['epochs']} epochs, util min {r['util_min']:.3f}, "
-                  f"quality {TARGET_QUALITY} at {r['t_quality_065']}, median epoch {r['epoch_s_median']} s",
-                  flush=True)
-        else:
-            print({k: v for k, v in r.items() if k != "table"}, flush=True)
+    for rep_i in range(max(1, args.repeat)):
+        for mode in modes:
+            r = profile_mode(args, mode, out_dir / f"r{rep_i}") if args.profile else run_mode(args, mode, out_dir / f"r{rep_i}")
+            r["repeat"] = rep_i
+            results["runs"].append(r)
+            if not args.profile:
+                print(f"{mode:9s} {args.workload} {args.device}: {r['samples_per_s']:,.0f} samples/s "
+                      f"(incl. epoch 1: {r['samples_per_s_incl_first_epoch']:,.0f}), params {r['params']:,}, "
+                      f"quality {r['quality']:.4f} after {r['epochs']} epochs, util min {r['util_min']:.3f}, "
+                      f"quality {TARGET_QUALITY} at {r['t_quality_065']}, median epoch {r['epoch_s_median']} s",
+                      flush=True)
+            else:
+                print({k: v for k, v in r.items() if k != "table"}, flush=True)
     if args.mode == "both" and not args.profile:
-        s, lr = results["runs"]
-        results["learnable_over_static_epoch_time"] = round(lr["epoch_s_median"] / s["epoch_s_median"], 3)
-        print(f"learnable / static median epoch training time: {results['learnable_over_static_epoch_time']}")
+        runs = results["runs"]
+        pairs = [round(lr["epoch_s_median"] / s["epoch_s_median"], 3) for s, lr in zip(runs[::2], runs[1::2])]
+        results["learnable_over_static_per_pair"] = pairs
+        results["learnable_over_static_epoch_time"] = statistics.median(pairs)
+        print(f"learnable / static median epoch training time: {results['learnable_over_static_epoch_time']}"
+              + (f" (median of pairs {pairs})" if len(pairs) > 1 else ""))
+        if len(pairs) > 1:
+            for mode in modes:
+                sps = [r["samples_per_s"] for r in runs if r["mode"] == mode]
+                results[f"{mode}_samples_per_s_median"] = statistics.median(sps)
+                print(f"{mode}: median samples/s over {len(sps)} runs {statistics.median(sps):,.0f} ({sps})")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "out" / f"train_speed_{args.workload}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

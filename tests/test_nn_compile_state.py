@@ -45,3 +45,28 @@ def test_state_is_a_float_mirror_of_a_non_persistent_buffer():
     assert float(model._temperature) == pytest.approx(0.37) and float(model._credit_mask) == 0.25
     keys = model.state_dict().keys()
     assert not any(k in keys for k in ("_temperature", "_straight_through", "_credit_mask"))
+
+
+def test_traced_and_eager_paths_agree():
+    """The eager forward skips the straight-through and credit selects by their Python
+    flags; the traced one computes them from the buffers: same values and gradients."""
+    fam = FamilyInput("summary", "identity", {}, "tabular", (24,))
+    torch.manual_seed(0)
+    model = LearnableCategoricalVQVAE([fam], [list(range(i, 24, 3)) for i in range(3)], None,
+                                      {"dead_code_interval": 0, "decay": 1.0}, temperature=0.5)
+    model.train()
+    x = torch.randn(64, 24)
+    model({"summary": x})
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="eager", dynamic=False)
+    for st in (False, True):
+        model.temperature, model.straight_through, model.credit_mask = 0.5, st, 0.0
+        results = []
+        for fn in (model, compiled):
+            model.zero_grad()
+            out = fn({"summary": x})
+            loss = out.terms["recon"] + out.terms["info"]
+            loss.backward()
+            results.append((loss.detach(), model.assignment_logits.grad.clone()))
+        torch.testing.assert_close(results[0][0], results[1][0])
+        torch.testing.assert_close(results[0][1], results[1][1])

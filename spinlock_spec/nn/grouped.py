@@ -84,17 +84,45 @@ class MembershipOutput(nn.Module):
         (per_category(h)[:, :, a:b] ** 2).sum(1) without the [K, B, F] tensor.  Computed
         in float32 with autocast off: the expected error subtracts it from similar sums."""
         with torch.autocast(h.device.type, enabled=False):
-            h = h.float()
             w, bias = self.weight.float(), self.bias.float()
             if (a, b) != (0, w.shape[-1]):        # (a full-range slice costs a zero-filled gradient)
                 w, bias = w[:, :, a:b], bias[:, a:b]                            # [K, H, f], [K, f]
-            gram = h.transpose(1, 2) @ h                                        # [K, H, H]
-            h_sum = h.sum(1)                                                    # [K, H]
-            return ((w * (gram @ w)).sum(1) + 2 * bias * (h_sum[:, :, None] * w).sum(1)
-                    + h.shape[1] * bias ** 2)
+            return GramSquareSum.apply(h.float(), w, bias)
+
 
     def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         k, b, hd = h.shape
         pt = membership.t()                                                 # [K, F]
         w = (self.weight * pt[:, None, :]).reshape(k * hd, -1)              # [K*H, F]
         return h.transpose(0, 1).reshape(b, k * hd) @ w + (self.bias * pt).sum(0)
+
+
+class GramSquareSum(torch.autograd.Function):
+    """sq[k, f] = sum_b (h[k, b] . w[k, :, f] + bias[k, f])^2 from G_k = h_k^T h_k.
+
+    Written out because autograd's own backward of ``w . (h^T h) w`` takes four batched
+    matmuls (it does not know G is symmetric); this one takes two:
+    A_k = W_k diag(g_k) W_k^T, then grad_h = 2 (h A + 1 (g * bias) W^T)."""
+
+    @staticmethod
+    def forward(ctx, h, w, bias):
+        gram = h.transpose(1, 2) @ h                                        # [K, H, H]
+        h_sum = h.sum(1)                                                    # [K, H]
+        gw = gram @ w                                                       # [K, H, F]
+        sw = (h_sum[:, :, None] * w).sum(1)                                 # [K, F]
+        ctx.save_for_backward(h, w, bias, gw, h_sum, sw)
+        return (w * gw).sum(1) + 2 * bias * sw + h.shape[1] * bias ** 2
+
+    @staticmethod
+    def backward(ctx, g):
+        h, w, bias, gw, h_sum, sw = ctx.saved_tensors
+        gb = g * bias                                                       # [K, F]
+        grad_h = grad_w = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            a = (w * g[:, None, :]) @ w.transpose(1, 2)                     # [K, H, H]
+            grad_h = 2 * (h @ a + (w * gb[:, None, :]).sum(2)[:, None, :])
+        if ctx.needs_input_grad[1]:
+            grad_w = 2 * (gw * g[:, None, :] + h_sum[:, :, None] * gb[:, None, :])
+        if ctx.needs_input_grad[2]:
+            grad_bias = 2 * g * (sw + h.shape[1] * bias)
+        return grad_h, grad_w, grad_bias

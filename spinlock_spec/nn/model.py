@@ -456,6 +456,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             if enc.is_identity:
                 ident[a:b] = 1.0
         self.register_buffer("identity_columns", ident, persistent=False)
+        self._all_identity = bool(ident.all())
 
     def _allows_empty_categories(self) -> bool:
         return True
@@ -476,6 +477,13 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
 
     def _tau(self) -> torch.Tensor:
         return self._temperature.clamp(min=1e-6)
+
+    def _credit_on(self, detached: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+        """``detached`` while masked credit is on, else ``live`` (traced: a select on the
+        0-d buffer; eager: the Python mirror, no op)."""
+        if torch.compiler.is_compiling():
+            return torch.where(self._credit_mask > 0, detached, live)
+        return detached if self.credit_mask > 0 else live
 
     def assignment_parameters(self) -> list[nn.Parameter]:
         return [self.assignment_logits]
@@ -502,9 +510,15 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
             logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
         probs = torch.softmax(logits / self._tau(), dim=-1)
-        # straight-through (buffer 1.0): forward the argmax one-hot, backward the soft gradient
+        # straight-through: forward the argmax one-hot, backward the soft gradient.  Traced
+        # (torch.compile): arithmetic on the 0-d buffer, one graph for both phases; eager:
+        # the Python flag skips the work while it is off
+        compiling = torch.compiler.is_compiling()
+        if not (compiling or self.straight_through):
+            return probs
         one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
-        return probs + self._straight_through * (one_hot - probs).detach()
+        flag = self._straight_through if compiling else 1.0
+        return probs + flag * (one_hot - probs).detach()
 
     def _encoder_inputs(self, feats, membership):
         """Masked credit (``credit_mask`` = p > 0, training only): every entry of an
@@ -522,13 +536,15 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         else:
             hide = torch.rand_like(feats) < p
         m = hide.to(feats.dtype) * self.identity_columns
-        return feats * (1.0 - m), torch.where(p > 0, membership.detach(), membership), m
+        return feats * (1.0 - m), self._credit_on(membership.detach(), membership), m
 
     def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
         if credit is None:
             return membership
-        held = (self._credit_mask > 0) & (self.identity_columns[:, None] > 0)
-        return torch.where(held, membership.detach(), membership)
+        if self._all_identity:           # every column is an identity column: nothing to keep
+            return self._credit_on(membership.detach(), membership)
+        ident = self.identity_columns[:, None] > 0
+        return self._credit_on(torch.where(ident, membership.detach(), membership), membership)
 
     def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor,
                     credit=None):
@@ -571,12 +587,13 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             # assignment; with credit the model gradient still covers all entries (the mixed
             # reconstruction carries no P gradient then, see _decoder_membership) and the P
             # gradient comes from the hidden entries only (scaled by 1/p to the same size)
-            total = total + (sq * torch.where(p > 0, pt.detach(), pt)).sum() - cross
+            total = total + (sq * self._credit_on(pt.detach(), pt)).sum() - cross
             fam_probe = _cols(probe, a, b)                                    # [K, R, f]
             probe_sq = (fam_probe - t[None, :rows]) ** 2                      # [K, R, f]
             err = probe_sq.detach()
+            probe_sum = probe_sq.sum(1)                                       # [K, f]
             with torch.no_grad():
-                self.probe_error[:, a:b] += err.sum(1)
+                self.probe_error[:, a:b] += probe_sum.detach()
             hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
             credit_term = (hidden_err * pt).sum()
             total = total + (credit_term - credit_term.detach())
@@ -584,7 +601,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             # predict that feature from the category's (detached) decoder state, so the
             # credit err[c, f] of a category that could take f over is a real measurement
             # (its weight 1 - P: value-neutral, only the output weights get its gradient)
-            perr = probe_sq.sum(1) * scale                                    # [K, f]
+            perr = probe_sum * scale                                          # [K, f]
             probe_term = (perr * (1.0 - pt).detach()).sum()
             total = total + (probe_term - probe_term.detach())
         return total / count

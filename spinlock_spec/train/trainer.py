@@ -187,10 +187,13 @@ class VQVAETrainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         return {"model": self._make_optimizer(params, self.cfg.learning_rate)}
 
-    def _make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+    def _fused(self) -> dict[str, Any]:
         # fused: one kernel for all parameters, on CUDA and on CPU (torch >= 2.4 has a fused
         # CPU Adam; ~8% of a workload-A step, where the default is a per-parameter loop)
-        extra = {"fused": True} if self.device.type in ("cuda", "cpu") else {}
+        return {"fused": True} if self.device.type in ("cuda", "cpu") else {}
+
+    def _make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        extra = self._fused()
         if self.cfg.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
         return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay, **extra)
@@ -698,7 +701,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         if any(id(p) in ids for p in model_params):
             raise ValueError("model_parameters() and assignment_parameters() overlap")
         return {"model": self._make_optimizer(model_params, self.cfg.learning_rate),
-                "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step())}
+                "assignment": torch.optim.Adam(assign_params, lr=self.assignment_step(), **self._fused())}
 
     def assignment_warmup(self) -> int:
         """Epochs during which the logits hold still (default: a tenth of the run, at least 1):
@@ -841,10 +844,14 @@ class LearnableVQVAETrainer(VQVAETrainer):
         validation codebook utilization (mean over levels) is below ``min_usage`` (when
         > 0), for ``patience`` consecutive epochs is removed (model.prune_categories);
         its features go to their next-best category, the optimizers are rebuilt with
-        their Adam moments sliced the same way."""
+        their Adam moments sliced the same way.  Before that, redundant categories merge
+        (``merge``, see _maybe_merge)."""
         pc = self.learnable.pruning
+        probe = self._read_probe()
         if not pc.enabled:
             return
+        if pc.merge and probe is not None:
+            self._maybe_merge(epoch, record, *probe)
         model = self.model
         K = model.num_categories
         ids = model.category_ids if model.category_ids is not None else list(range(K))
@@ -888,6 +895,74 @@ class LearnableVQVAETrainer(VQVAETrainer):
         self.pruning_state["history"].append({"epoch": epoch, "keep": keep,
                                               "removed": [names[k] for k in drop]})
         self.history["pruned_categories"] = list(self.pruning_state["history"])
+        record["num_categories"] = model.num_categories
+
+    def _read_probe(self) -> tuple[torch.Tensor, float] | None:
+        """The epoch's probe statistics of the model (error sums [K, F] and row count),
+        copied to the host; the buffers restart from zero for the next epoch."""
+        err, rows = getattr(self.model, "probe_error", None), getattr(self.model, "probe_rows", None)
+        if err is None or rows is None:
+            return None
+        out = (err.detach().cpu().clone(), float(rows))
+        err.zero_()
+        rows.zero_()
+        return out
+
+    def _maybe_merge(self, epoch: int, record: dict[str, Any], probe_error: torch.Tensor,
+                     probe_rows: float) -> None:
+        """``pruning.merge``: two categories that each explain at least ``merge_threshold``
+        of what the other explains of its own features (train/pruning.py: shares from the
+        epoch's probe statistics) for ``patience`` consecutive epochs after the assignment
+        warmup are redundant: the smaller one's features move to the larger (logits
+        swapped) and the smaller is pruned at once."""
+        from . import pruning as merging
+        pc, model = self.learnable.pruning, self.model
+        counts = self.pruning_state.setdefault("redundant", {})
+        if epoch <= max(self.assignment_warmup(), 1) or probe_rows <= 0:
+            return
+        if getattr(self, "_target_variance", None) is None:
+            self._target_variance = merging.target_variance(model, self.val_arrays, self.cfg.batch_size * 16)
+        K = model.num_categories
+        ids = model.category_ids if model.category_ids is not None else list(range(K))
+        names = category_names(model, K)
+        hard = model.hard_assignment().cpu()
+        shares = merging.redundancy_shares(probe_error, probe_rows, self._target_variance, hard,
+                                           model.identity_columns)
+        pairs = merging.redundant_pairs(shares, pc.merge_threshold)
+        seen = {f"{ids[a]}+{ids[b]}": counts.get(f"{ids[a]}+{ids[b]}", 0) + 1 for a, b in pairs}
+        counts.clear()
+        counts.update(seen)
+        ready = {ab: s for ab, s in pairs.items() if seen[f"{ids[ab[0]]}+{ids[ab[1]]}"] >= pc.patience}
+        sizes = torch.bincount(hard, minlength=K).tolist()
+        merges = merging.plan_merges(ready, sizes, max(K - pc.min_categories, 0))
+        if not merges:
+            return
+        if self.dist.enabled:
+            self.console.warning("learnable_assignment.pruning is not supported with distributed "
+                                 "training; nothing merged")
+            return
+        for m in merges:
+            moved = merging.move_features(model.assignment_logits.data, m.source, m.target)
+            pair = sorted((m.source, m.target))
+            counts.pop(f"{ids[pair[0]]}+{ids[pair[1]]}", None)
+            self.pruning_state["under"].pop(str(ids[m.source]), None)
+            into, back = float(shares[m.target, m.source]), float(shares[m.source, m.target])
+            self._note(record, f"  Merged {names[m.source]} into {names[m.target]} at epoch {epoch}: "
+                               f"{names[m.target]} explains {100 * into:.0f}% of what {names[m.source]} "
+                               f"explains of its {len(moved)} features, {names[m.source]} {100 * back:.0f}% "
+                               f"of {names[m.target]}'s (merge_threshold {100 * pc.merge_threshold:.0f}%, "
+                               f"{pc.patience} epochs)",
+                       {"event": "categories_merged", "category": names[m.source], "into": names[m.target],
+                        "shares": [into, back], "features": moved})
+        keep = [k for k in range(K) if k not in {m.source for m in merges}]
+        self._apply_pruning(keep)
+        step = {"epoch": epoch, "keep": keep, "removed": [names[m.source] for m in merges],
+                "merged_into": [names[m.target] for m in merges]}
+        self.pruning_state["history"].append(step)
+        self.history["pruned_categories"] = list(self.pruning_state["history"])
+        self.history.setdefault("merged_categories", []).extend(
+            {"epoch": epoch, "category": names[m.source], "into": names[m.target], "share": m.share}
+            for m in merges)
         record["num_categories"] = model.num_categories
 
     def _apply_pruning(self, keep: list[int]) -> None:
@@ -985,6 +1060,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         meta["collapsed"] = self._collapsed
         meta["adaptive_temperature"] = dict(self.adaptive_state)
         meta["pruning"] = {"under": dict(self.pruning_state["under"]),
+                           "redundant": dict(self.pruning_state.get("redundant", {})),
                            "history": list(self.pruning_state["history"])}
         return tensors, meta
 
@@ -995,6 +1071,8 @@ class LearnableVQVAETrainer(VQVAETrainer):
             self.adaptive_state = dict(meta["adaptive_temperature"])
         if meta.get("pruning"):
             self.pruning_state["under"] = {str(k): int(v) for k, v in meta["pruning"]["under"].items()}
+            self.pruning_state["redundant"] = {str(k): int(v) for k, v in
+                                               meta["pruning"].get("redundant", {}).items()}
 
 
 def _fmt_clip(value: float | None) -> str:
