@@ -1,18 +1,24 @@
 """Streaming an HDF5 file larger than memory (``dataset.streaming``).
 
-Rows are read in contiguous chunks of ``chunk_rows`` (one h5py slice each); a
-background thread reads and normalizes the next ``prefetch`` chunks while the
-trainer consumes the current one, so at most ``prefetch + 2`` chunks are in
-memory at a time, whatever the file size.
+Rows are read in contiguous chunks of ``chunk_rows`` (rounded down to a multiple of
+the file's HDF5 chunk rows), each straight into one of ``prefetch + 1`` float32
+buffers allocated once per pass (``read_direct``); a background thread reads and
+normalizes (in place) the next ``prefetch`` chunks while the trainer consumes the
+current one.  Memory is therefore bounded by the buffers, a few fixed-size blocks
+of ``BLOCK_ROWS`` rows, the training sample and the validation rows, whatever the
+number of rows; no per-chunk array of chunk size is allocated (variable-size
+allocations of that size fragment the C heap: resident memory then grows with
+the number of chunks read).
 
 * Split: row i is a validation row when ``hash(i, seed) mod 10^6 < val_fraction * 10^6``
   (a fixed integer hash); both splits are read from the same chunks.  The
-  validation rows are gathered once into memory (val_fraction of the file).
+  validation rows are gathered once into memory (val_fraction of the file), in the
+  same pass as the normalization statistics.
 * Preprocessing: the cleaning decisions (kept columns, imputation values, clip
-  bounds) come from a sample of the training rows (``fit_rows``, spread over the
+  bounds) come from a sample of the training rows (``sample_rows``, spread over the
   file); the normalization statistics (mean and standard deviation of each kept
   column, after imputation and clipping) come from ONE streaming pass over every
-  training row (Chan's parallel merge of per-chunk moments), and replace the
+  training row (Chan's parallel merge of per-block moments, float64), and replace the
   sample's.  ``normalization_method: mad`` needs medians: it is refused.
 * Shuffling, per epoch (seeded by the epoch): the order of the chunks is a random
   permutation, and the training rows of each chunk are permuted; batches are cut
@@ -32,6 +38,7 @@ import numpy as np
 from spinlock_spec.errors import DataError
 
 DEFAULT_CHUNK_ROWS = 65_536
+BLOCK_ROWS = 8192                          # rows per block of the in-place transform and the moment sums
 DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3      # auto: stream files larger than this (bytes of features)
 
 
@@ -69,20 +76,21 @@ class StreamingTable:
         self.n_rows = int(self.ds.shape[0]) if max_rows is None else min(int(max_rows), int(self.ds.shape[0]))
         self.n_cols = int(self.ds.shape[1])
         self.val_fraction, self.seed = float(val_fraction), int(seed)
-        self.chunk_rows, self.prefetch = int(chunk_rows), int(prefetch)
+        self.chunk_rows, self.prefetch = _aligned_rows(int(chunk_rows), self.ds.chunks), int(prefetch)
         self.starts = list(range(0, self.n_rows, self.chunk_rows))
-        self.transform = None                  # raw chunk [n, D] -> normalized float32 [n, D']
-        self.n_train = self.n_rows - int(sum(val_mask(np.arange(a, min(a + self.chunk_rows, self.n_rows)),
-                                                       self.val_fraction, self.seed).sum()
-                                              for a in self.starts))
+        self.transform = None                  # chunk [n, D] float32 (may change it in place) -> [n, D']
+        self.n_val = int(sum(int(val_mask(np.arange(a, min(a + self.chunk_rows, self.n_rows)),
+                                          self.val_fraction, self.seed).sum()) for a in self.starts))
+        self.n_train = self.n_rows - self.n_val
 
     def close(self):
         self.file.close()
 
-    def _read(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+    def _read_into(self, start: int, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows [start, start + chunk_rows) read into ``buf`` (no new array), and their val mask."""
         stop = min(start + self.chunk_rows, self.n_rows)
-        x = np.asarray(self.ds[start:stop])
-        return x, val_mask(np.arange(start, stop), self.val_fraction, self.seed)
+        self.ds.read_direct(buf, np.s_[start:stop], np.s_[0:stop - start])
+        return buf[:stop - start], val_mask(np.arange(start, stop), self.val_fraction, self.seed)
 
     # -- statistics ------------------------------------------------------------------
     def sample_train_rows(self, n: int) -> np.ndarray:
@@ -92,90 +100,141 @@ class StreamingTable:
         parts = []
         for a in self.starts:
             stop = min(a + per * 2, self.n_rows)
-            x = np.asarray(self.ds[a:stop])
+            x = np.asarray(self.ds[a:stop], np.float32)
             parts.append(x[~val_mask(np.arange(a, stop), self.val_fraction, self.seed)][:per])
         return np.concatenate(parts)[:n]
 
-    def streaming_moments(self, clean) -> tuple[np.ndarray, np.ndarray, int]:
-        """(mean, std, rows) of ``clean(raw chunk)`` over every training row, one pass."""
+    def scan(self, clean, keep_validation: bool = False):
+        """One pass over the file: (mean, std, rows) of ``clean(raw chunk)`` over every
+        training row, and, with ``keep_validation``, the raw validation rows [n_val, D]
+        (else None).  ``clean`` may change the chunk in place.  The moments are merged
+        per block of at most BLOCK_ROWS rows (Chan's formula) in float64."""
         n, mean, m2 = 0, None, None
-        for x, is_val in self._chunks(list(range(len(self.starts))), transform=False):
-            c = np.asarray(clean(x[~is_val]), np.float64)
-            if not len(c):
-                continue
-            cn, cmean = len(c), c.mean(0)
-            cm2 = ((c - cmean) ** 2).sum(0)
-            if mean is None:
-                n, mean, m2 = cn, cmean, cm2
-            else:
-                delta = cmean - mean
-                tot = n + cn
-                mean = mean + delta * cn / tot
-                m2 = m2 + cm2 + delta ** 2 * n * cn / tot
-                n = tot
+        val = np.empty((self.n_val, self.n_cols), np.float32) if keep_validation else None
+        pos = 0
+        for x, is_val in self._chunks(range(len(self.starts))):
+            if val is not None and is_val.any():
+                idx = np.flatnonzero(is_val)
+                np.take(x, idx, axis=0, out=val[pos:pos + len(idx)], mode="clip")   # unbuffered
+                pos += len(idx)
+            c = clean(x)
+            train = np.flatnonzero(~is_val)
+            for a in range(0, len(train), BLOCK_ROWS):
+                b = np.asarray(c[train[a:a + BLOCK_ROWS]], np.float64)
+                bn, bmean = len(b), b.mean(0)
+                b -= bmean
+                bm2 = np.einsum("ij,ij->j", b, b)
+                if mean is None:
+                    n, mean, m2 = bn, bmean, bm2
+                else:
+                    delta = bmean - mean
+                    tot = n + bn
+                    mean = mean + delta * (bn / tot)
+                    m2 = m2 + bm2 + delta ** 2 * (n * bn / tot)
+                    n = tot
         if mean is None:
             raise DataError(f"{self.path}: no training rows to stream", code="D020")
-        return mean, np.sqrt(m2 / max(n - 1, 1)), n
+        return mean, np.sqrt(m2 / max(n - 1, 1)), n, val
+
+    def streaming_moments(self, clean) -> tuple[np.ndarray, np.ndarray, int]:
+        """(mean, std, rows) of ``clean(raw chunk)`` over every training row, one pass."""
+        mean, std, n, _ = self.scan(clean)
+        return mean, std, n
 
     def validation_rows(self) -> np.ndarray:
-        parts = [self.transform(x[is_val]) for x, is_val in
-                 self._chunks(list(range(len(self.starts))), transform=False) if is_val.any()]
-        return np.concatenate(parts) if parts else np.zeros((0, self.n_cols), np.float32)
+        """The normalized validation rows (one pass; written into one array of n_val rows)."""
+        out, pos = None, 0
+        for x, is_val in self._chunks(range(len(self.starts))):
+            if not is_val.any():
+                continue
+            v = self.transform(x[is_val])
+            if out is None:
+                out = np.empty((self.n_val, v.shape[1]), np.float32)
+            out[pos:pos + len(v)] = v
+            pos += len(v)
+        return out if out is not None else np.zeros((0, self.n_cols), np.float32)
 
     # -- epochs ------------------------------------------------------------------------
-    def _chunks(self, order, transform: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Chunks in ``order``, read and (optionally) normalized by a background thread."""
-        q: queue.Queue = queue.Queue(maxsize=max(1, self.prefetch))
+    def _chunks(self, order, transform=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Chunks in ``order`` as (rows, val mask), read (and transformed by ``transform``,
+        in place) by a background thread into ``prefetch + 1`` buffers allocated once.
+        A yielded chunk is a view of a buffer: valid until the next one is requested."""
+        n_buf = max(1, self.prefetch) + 1
+        bufs = [np.empty((min(self.chunk_rows, self.n_rows), self.n_cols), np.float32)
+                for _ in range(n_buf)]
+        free: queue.Queue = queue.Queue()
+        for i in range(n_buf):
+            free.put(i)
+        ready: queue.Queue = queue.Queue()
         stop = threading.Event()
         done = object()
 
         def worker():
             try:
                 for i in order:
-                    if stop.is_set():
-                        return
-                    x, is_val = self._read(self.starts[i])
-                    if transform:
-                        x = self.transform(x[~is_val])
-                    q.put((x, is_val))
-                q.put(done)
+                    slot = None
+                    while slot is None:
+                        if stop.is_set():
+                            return
+                        try:
+                            slot = free.get(timeout=0.05)
+                        except queue.Empty:
+                            pass
+                    x, is_val = self._read_into(self.starts[i], bufs[slot])
+                    if transform is not None:
+                        x = transform(x)
+                    ready.put((slot, x, is_val))
+                ready.put(done)
             except BaseException as exc:   # noqa: BLE001 - re-raised in the consumer
-                q.put(exc)
+                ready.put(exc)
 
         t = threading.Thread(target=worker, daemon=True, name="spinlock-spec-prefetch")
         t.start()
         try:
             while True:
-                item = q.get()
+                item = ready.get()
                 if item is done:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                slot, x, is_val = item
+                yield x, is_val
+                free.put(slot)
         finally:
             stop.set()
-            while t.is_alive():            # unblock a worker waiting on a full queue
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    t.join(0.05)
+            t.join()
 
     def epoch_batches(self, epoch_seed: int, batch_size: int) -> Iterator[np.ndarray]:
         """Normalized training batches [b, D'] of one epoch (the module doc's shuffle);
-        a trailing batch of fewer than 2 rows is dropped."""
+        a trailing batch of fewer than 2 rows is dropped.  Each batch is its own array
+        (gathered from the chunk buffer), so it stays valid after the next one."""
         rng = np.random.default_rng(epoch_seed)
         order = rng.permutation(len(self.starts)).tolist()
-        carry = None
-        for x, _ in self._chunks(order):
-            x = x[rng.permutation(len(x))]
+        carry = None                          # rows of the previous chunks, fewer than a batch
+        for x, is_val in self._chunks(order, self.transform):
+            train = np.flatnonzero(~is_val)
+            rows = train[rng.permutation(len(train))]
+            pos = 0
             if carry is not None and len(carry):
-                x = np.concatenate([carry, x])
-            full = (len(x) // batch_size) * batch_size
-            for a in range(0, full, batch_size):
-                yield x[a:a + batch_size]
-            carry = x[full:]
+                need = batch_size - len(carry)
+                if len(rows) < need:
+                    carry = np.concatenate([carry, x[rows]])
+                    continue
+                yield np.concatenate([carry, x[rows[:need]]])
+                pos = need
+            full = pos + ((len(rows) - pos) // batch_size) * batch_size
+            for a in range(pos, full, batch_size):
+                yield x[rows[a:a + batch_size]]
+            carry = x[rows[full:]]
         if carry is not None and len(carry) >= 2:
             yield carry
+
+
+def _aligned_rows(chunk_rows: int, hdf5_chunks) -> int:
+    """``chunk_rows`` rounded down to a multiple of the file's HDF5 chunk rows (when
+    smaller), so each HDF5 chunk is read (and decompressed) once per pass."""
+    c = int(hdf5_chunks[0]) if hdf5_chunks else 0
+    return (chunk_rows // c) * c if 0 < c < chunk_rows else max(1, chunk_rows)
 
 
 # --------------------------------------------------------------------------- pipeline glue
@@ -209,37 +268,55 @@ class StreamedData:
         self.sample = Dataset({family: sample}, n_samples=len(sample), source=source, **meta)
         pre = fit_preprocessor(self.sample, cleaning, method)
         stats = pre.families[family]
-        stats.center = np.zeros_like(stats.center)
-        stats.scale = np.ones_like(stats.scale)
-        mean, std, _ = self.stream.streaming_moments(stats.apply)       # the one streaming pass
+        # the one streaming pass: moments of the cleaned training rows + the raw validation rows
+        mean, std, _, val_raw = self.stream.scan(ChunkNormalizer(stats, standardize=False),
+                                                 keep_validation=True)
         stats.center, stats.scale = mean, np.where(std > 1e-12, std, 1.0)
         self.preprocessor = pre
-        self.stream.transform = _float32_transform(stats)
+        self.stream.transform = ChunkNormalizer(stats)
         self.train_sample = pre.transform(self.sample)
-        val = self.stream.validation_rows()
+        val = np.ascontiguousarray(self.stream.transform(val_raw))     # in place (a copy if columns dropped)
         self.val = Dataset({family: val}, n_samples=len(val), source=source,
                            column_names=self.train_sample.column_names,
                            true_groups=self.train_sample.true_groups)
 
 
-def _float32_transform(stats):
-    """``stats.apply`` (impute, clip, standardize the kept columns) in float32: the
-    prefetch thread's per-chunk cost, without the float64 copy of the general path."""
-    kept = np.asarray(stats.kept)
-    impute = np.asarray(stats.impute, np.float32)
-    low, high = np.asarray(stats.clip_low, np.float32), np.asarray(stats.clip_high, np.float32)
-    center = np.asarray(stats.center, np.float32)
-    inv = (1.0 / np.asarray(stats.scale, np.float64)).astype(np.float32)
+class ChunkNormalizer:
+    """``TabularStats.apply`` (keep columns, impute, clip, standardize) in float32 and in
+    place: ``normalizer(x)`` changes the float32 rows ``x`` [n, D] and returns the
+    [n, D'] result, a view of ``x`` (a non-float32 or read-only ``x`` is copied first).
+    Works per block of BLOCK_ROWS rows, so its temporaries are small and of a fixed
+    size.  ``standardize=False``: cleaning only (for the moments pass)."""
 
-    def apply(arr: np.ndarray) -> np.ndarray:
-        x = np.asarray(arr, np.float32)
-        x = x[:, kept] if len(kept) != x.shape[1] else x.copy()
-        bad = ~np.isfinite(x)
-        if bad.any():
-            x = np.where(bad, impute, x)
-        np.clip(x, low, high, out=x)
-        x -= center
-        x *= inv
-        return x
+    def __init__(self, stats, *, standardize: bool = True):
+        self.kept = np.asarray(stats.kept, np.int64)
+        n_in = int(stats.n_input_columns)
+        self.subset = not (len(self.kept) == n_in and np.array_equal(self.kept, np.arange(n_in)))
+        self.impute = np.asarray(stats.impute, np.float32)
+        self.low = np.asarray(stats.clip_low, np.float32)
+        self.high = np.asarray(stats.clip_high, np.float32)
+        self.center = np.asarray(stats.center, np.float32) if standardize else None
+        self.inv = (1.0 / np.asarray(stats.scale, np.float64)).astype(np.float32) if standardize else None
 
-    return apply
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype != np.float32 or not x.flags.writeable:
+            x = np.array(x, np.float32)
+        n, k = len(x), len(self.kept)
+        m = min(n, BLOCK_ROWS)
+        tmp = np.empty((m, k), np.float32) if self.subset else None
+        bad = np.empty((m, k), bool)
+        for a in range(0, n, BLOCK_ROWS):
+            block = x[a:a + BLOCK_ROWS]
+            b = len(block)
+            # mode="clip": np.take does not buffer its output (the indices are valid)
+            y = np.take(block, self.kept, axis=1, out=tmp[:b], mode="clip") if self.subset else block
+            finite = np.isfinite(y, out=bad[:b])
+            if not finite.all():
+                np.copyto(y, self.impute, where=np.logical_not(finite, out=finite))
+            np.clip(y, self.low, self.high, out=y)
+            if self.center is not None:
+                y -= self.center
+                y *= self.inv
+            if self.subset:
+                x[a:a + b, :k] = y
+        return x[:, :k]
