@@ -54,12 +54,12 @@ def child(spec_path: str, data: str) -> None:
         torch.zeros(1, device="cuda")            # CUDA context: part of the baseline below
     base = _rss_mb()
     sampler = _PeakSampler()
-    try:
-        res = ss.train(spec_path, data=data, out=tempfile.mkdtemp(prefix="stream-run-"), quiet=True,
-                       progress=False)
-    finally:
-        sampler.stop()
-    rec = json.loads((res.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    with tempfile.TemporaryDirectory(prefix="stream-run-") as run:
+        try:
+            res = ss.train(spec_path, data=data, out=run, quiet=True, progress=False)
+        finally:
+            sampler.stop()
+        rec = json.loads((res.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     n = res.history["final_metrics"].get("n_samples")
     print(json.dumps({"train_time_s": rec["train_time_s"], "quality": res.history["final_metrics"]["quality"],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
