@@ -169,10 +169,12 @@ def wrap_ddp(model: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
 
 # --------------------------------------------------------------------------- checks
 def state_fingerprint(model: torch.nn.Module) -> torch.Tensor:
-    """[3 * T] float64: sum, sum of squares and a fixed weighted sum of every parameter
-    and buffer (codebooks, EMA statistics, assignment logits included)."""
+    """[3 * T] float64: sum, sum of squares and a fixed weighted sum of every tensor of the
+    state dict (parameters and persistent buffers: codebooks, EMA statistics, assignment
+    logits).  Non-persistent buffers are left out: they hold per-rank running statistics
+    (the learnable model's probe errors) or per-epoch settings, not the trained state."""
     vals = []
-    for _, t in sorted(list(model.named_parameters()) + list(model.named_buffers())):
+    for _, t in sorted(model.state_dict().items()):
         x = t.detach().double().reshape(-1)
         w = torch.cos(torch.arange(x.numel(), device=x.device, dtype=torch.float64) * 0.7)
         vals.append(torch.stack([x.sum(), (x * x).sum(), (x * w).sum()]))
