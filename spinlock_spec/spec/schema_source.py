@@ -186,11 +186,19 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
         "patience": _p("integer", 3, "Consecutive epochs under a threshold before the category is removed.",
                        minimum=1),
         "min_categories": _p("integer", 1, "Never prune below this many categories.", minimum=1),
-        "concentration_weight": _p("number", 0.25, "With pruning on, the balance loss is weighted "
+        "concentration_weight": _p("number", 0.0, "With pruning on, the balance loss is weighted "
                                    "balance_weight - concentration_weight: a net pull towards fewer, larger "
-                                   "categories, so that categories holding part of a group another category "
-                                   "already represents empty out and get pruned. 0 = plain balance.",
+                                   "categories. 0 = plain balance (redundant categories are removed by merge); "
+                                   "a pull empties categories without choosing where their features go.",
                                    minimum=0.0),
+        "merge": _p("boolean", True, "With pruning on, merge redundant categories: when two categories each "
+                    "explain at least merge_threshold of what the other explains of its own features "
+                    "(measured on the training rows each epoch, identity features only) for patience "
+                    "epochs after the assignment warmup, the smaller one's features move to the larger "
+                    "and the smaller is pruned."),
+        "merge_threshold": _p("number", 0.5, "Share of the other category's explained variance above which "
+                              "two categories count as redundant (both ways); independent groups share about "
+                              "0, two halves of one group about 0.6-0.9.", exclusiveMinimum=0.0, maximum=1.0),
     }),
     "orthogonality_weight": _p("number", 0.1, "Weight of the assignment orthogonality loss.", minimum=0.0),
     "balance_weight": _p("number", 0.05, "Weight of the category balance loss.", minimum=0.0),

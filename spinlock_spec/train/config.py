@@ -164,8 +164,13 @@ class PruningConfig:
     patience: int = 3           # consecutive epochs under a threshold before the category goes
     min_categories: int = 1     # never prune below this many categories
     # with pruning on, the balance loss is weighted balance_weight - concentration_weight:
-    # a net pull towards fewer, larger categories, so that redundant ones empty out
-    concentration_weight: float = 0.25
+    # a net pull towards fewer, larger categories (off by default: the merge below is what
+    # removes redundant categories; the pull also empties halves into the wrong category)
+    concentration_weight: float = 0.0
+    # merge a redundant pair of categories (each explains >= merge_threshold of what the
+    # other explains of its own features, see train/pruning.py): the smaller goes into the larger
+    merge: bool = True
+    merge_threshold: float = 0.5
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None) -> "PruningConfig":
@@ -176,7 +181,9 @@ class PruningConfig:
                   min_usage=float(_pick(s, "min_usage", d.min_usage)),
                   patience=int(_pick(s, "patience", d.patience)),
                   min_categories=int(_pick(s, "min_categories", d.min_categories)),
-                  concentration_weight=float(_pick(s, "concentration_weight", d.concentration_weight)))
+                  concentration_weight=float(_pick(s, "concentration_weight", d.concentration_weight)),
+                  merge=bool(_pick(s, "merge", d.merge)),
+                  merge_threshold=float(_pick(s, "merge_threshold", d.merge_threshold)))
         if cfg.patience < 1:
             raise SpecError(f"learnable_assignment.pruning.patience must be >= 1, got {cfg.patience}")
         if cfg.min_mass < 0 or cfg.min_usage < 0:
@@ -185,6 +192,9 @@ class PruningConfig:
             raise SpecError("learnable_assignment.pruning.concentration_weight must be >= 0")
         if cfg.min_categories < 1:
             raise SpecError("learnable_assignment.pruning.min_categories must be >= 1")
+        if not 0.0 < cfg.merge_threshold <= 1.0:
+            raise SpecError("learnable_assignment.pruning.merge_threshold must be in (0, 1], "
+                            f"got {cfg.merge_threshold}")
         return cfg
 
 

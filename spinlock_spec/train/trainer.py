@@ -847,10 +847,10 @@ class LearnableVQVAETrainer(VQVAETrainer):
         their Adam moments sliced the same way.  Before that, redundant categories merge
         (``merge``, see _maybe_merge)."""
         pc = self.learnable.pruning
-        probe = self._read_probe()
+        probe = self._read_probe(pc.enabled and pc.merge)
         if not pc.enabled:
             return
-        if pc.merge and probe is not None:
+        if probe is not None:
             self._maybe_merge(epoch, record, *probe)
         model = self.model
         K = model.num_categories
@@ -897,13 +897,13 @@ class LearnableVQVAETrainer(VQVAETrainer):
         self.history["pruned_categories"] = list(self.pruning_state["history"])
         record["num_categories"] = model.num_categories
 
-    def _read_probe(self) -> tuple[torch.Tensor, float] | None:
+    def _read_probe(self, read: bool) -> tuple[torch.Tensor, float] | None:
         """The epoch's probe statistics of the model (error sums [K, F] and row count),
-        copied to the host; the buffers restart from zero for the next epoch."""
+        copied to the host when ``read``; the buffers restart from zero for the next epoch."""
         err, rows = getattr(self.model, "probe_error", None), getattr(self.model, "probe_rows", None)
         if err is None or rows is None:
             return None
-        out = (err.detach().cpu().clone(), float(rows))
+        out = (err.detach().cpu().clone(), float(rows)) if read else None
         err.zero_()
         rows.zero_()
         return out
@@ -914,11 +914,13 @@ class LearnableVQVAETrainer(VQVAETrainer):
         of what the other explains of its own features (train/pruning.py: shares from the
         epoch's probe statistics) for ``patience`` consecutive epochs after the assignment
         warmup are redundant: the smaller one's features move to the larger (logits
-        swapped) and the smaller is pruned at once."""
+        swapped) and the smaller is pruned at once.  Measured from the epoch after the
+        warmup, the third at the earliest."""
         from . import pruning as merging
         pc, model = self.learnable.pruning, self.model
         counts = self.pruning_state.setdefault("redundant", {})
-        if epoch <= max(self.assignment_warmup(), 1) or probe_rows <= 0:
+        # the first two epochs' probe outputs (other categories' features) are still untrained
+        if epoch <= max(self.assignment_warmup(), 2) or probe_rows <= 0:
             return
         if getattr(self, "_target_variance", None) is None:
             self._target_variance = merging.target_variance(model, self.val_arrays, self.cfg.batch_size * 16)
