@@ -11,6 +11,8 @@ fused ``F.dropout`` kernel is used unchanged.  Identity in eval mode or for p = 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -20,9 +22,7 @@ _LEVELS = 65536
 
 def cpu_keep_mask(shape: torch.Size, p: float) -> tuple[torch.Tensor, float]:
     """(bool keep mask of ``shape``, 1 / keep probability) for drop probability ``p``."""
-    n = 1
-    for s in shape:
-        n *= int(s)
+    n = math.prod(int(s) for s in shape)
     cut = int(round(p * _LEVELS))
     words = torch.randint(torch.iinfo(torch.int64).min, torch.iinfo(torch.int64).max, ((n + 3) // 4,),
                           dtype=torch.int64)

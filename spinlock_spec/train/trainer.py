@@ -838,6 +838,11 @@ class LearnableVQVAETrainer(VQVAETrainer):
         record["metrics"]["temperature_frozen"] = bool(st["frozen"])
 
     # ------------------------------------------------------------------ category pruning
+    def _category_ids_names(self, K: int) -> tuple[list[int], list[str]]:
+        """(original index, name) of every current category (pruning keeps them stable)."""
+        ids = self.model.category_ids if self.model.category_ids is not None else list(range(K))
+        return ids, category_names(self.model, K)
+
     def _maybe_prune(self, epoch: int, record: dict[str, Any]) -> None:
         """``learnable_assignment.pruning``: a category whose assignment mass
         (sum_f P[f, c] / F at the current temperature) is below ``min_mass``, or whose
@@ -854,8 +859,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
             self._maybe_merge(epoch, record, *probe)
         model = self.model
         K = model.num_categories
-        ids = model.category_ids if model.category_ids is not None else list(range(K))
-        names = category_names(model, K)
+        ids, names = self._category_ids_names(K)
         with torch.no_grad():
             mass = (model.assignment_probs().sum(0) / model.num_features).cpu().tolist()
         counts = torch.bincount(model.hard_assignment().cpu(), minlength=K).tolist()
@@ -925,8 +929,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         if getattr(self, "_target_variance", None) is None:
             self._target_variance = merging.target_variance(model, self.val_arrays, self.cfg.batch_size * 16)
         K = model.num_categories
-        ids = model.category_ids if model.category_ids is not None else list(range(K))
-        names = category_names(model, K)
+        ids, names = self._category_ids_names(K)
         hard = model.hard_assignment().cpu()
         shares = merging.redundancy_shares(probe_error, probe_rows, self._target_variance, hard,
                                            model.identity_columns)
