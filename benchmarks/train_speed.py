@@ -53,14 +53,19 @@ def make_spec(workload: str, mode: str, epochs: int) -> dict:
     }
 
 
+def _overrides(args) -> list[str]:
+    out = [f"training.device={args.device}"]
+    if args.bf16:
+        out.append("training.precision=bf16")
+    if args.compile:
+        out += ["training.use_torch_compile=true", f"training.compile_mode={args.compile_mode}"]
+    return out
+
+
 def run_mode(args, mode: str, out_dir: Path) -> dict:
     import spinlock_spec as ss
 
-    overrides = [f"training.device={args.device}"]
-    if args.bf16:
-        overrides.append("training.precision=bf16")
-    if args.compile:
-        overrides.append("training.use_torch_compile=true")
+    overrides = _overrides(args)
     t0 = time.perf_counter()
     result = ss.train(make_spec(args.workload, mode, args.epochs), overrides=overrides,
                       out=out_dir / f"run-{args.workload}-{mode}", quiet=not args.verbose, progress=False)
@@ -86,6 +91,7 @@ def run_mode(args, mode: str, out_dir: Path) -> dict:
     return {
         "mode": mode, "workload": args.workload, "device": args.device, "epochs": len(records),
         "bf16": args.bf16, "compile": args.compile,
+        "compile_mode": args.compile_mode if args.compile else None,
         "samples_per_s": round(n_train * len(steady) / sum(steady), 1),
         "samples_per_s_incl_first_epoch": round(n_train * len(train_times) / sum(train_times), 1),
         "params": sum(p.numel() for p in result.model.parameters() if p.requires_grad),
@@ -106,11 +112,7 @@ def profile_mode(args, mode: str, out_dir: Path) -> dict:
 
     import spinlock_spec as ss
 
-    overrides = [f"training.device={args.device}"]
-    if args.bf16:
-        overrides.append("training.precision=bf16")
-    if args.compile:
-        overrides.append("training.use_torch_compile=true")
+    overrides = _overrides(args)
     spec = make_spec(args.workload, mode, 3)
     ss.train(spec, overrides=overrides, out=out_dir / f"warm-{mode}", quiet=True, progress=False)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
@@ -142,6 +144,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--bf16", action="store_true", help="training.precision=bf16 (CUDA only)")
     p.add_argument("--compile", action="store_true", help="training.use_torch_compile=true (CUDA only)")
+    p.add_argument("--compile-mode", default="auto", help="training.compile_mode with --compile (default auto)")
     p.add_argument("--profile", action="store_true", help="torch.profiler table of a 3-epoch run per mode")
     p.add_argument("--out", type=str, default=None, help="JSON output (default benchmarks/out/train_speed_<wl>.json)")
     p.add_argument("--runs", type=str, default=None, help="where run folders go (default: a temp folder)")

@@ -42,6 +42,7 @@ _IMPACT_BY_PREFIX: dict[tuple, str] = {
     ("training", "save_every"): COSMETIC,
     ("training", "device"): COSMETIC,
     ("training", "use_torch_compile"): COSMETIC,
+    ("training", "compile_mode"): COSMETIC,
 }
 # Graph attributes and node attributes that are structural.
 _GRAPH_ATTRS = {"model_class": ARCHITECTURE, "assignment_mode": ARCHITECTURE, "trainer_type": TRAINING}

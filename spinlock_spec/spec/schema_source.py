@@ -155,6 +155,12 @@ TRAINING = _section("Optimisation, category assignment and loss weights.", {
     "gradient_clip_norm": _p(["number", "null"], 1.0, "Clip the model's gradient norm; null disables.",
                              exclusiveMinimum=0.0),
     "use_torch_compile": _p("boolean", False, "Compile the model with torch.compile (CUDA only)."),
+    "compile_mode": _enum(["auto", "default", "reduce-overhead", "max-autotune",
+                           "max-autotune-no-cudagraphs"], "auto",
+                          "torch.compile mode when use_torch_compile is on. auto: reduce-overhead (the "
+                          "compiled training step replays as CUDA graphs: the small launch-bound steps of "
+                          "this model run about twice as fast) in one process, default under "
+                          "torch.distributed."),
     "precision": _enum(["fp32", "bf16"], "fp32", "Training precision (bf16 autocast on CUDA only)."),
     "device": _enum(["auto", "cpu", "cuda"], "auto", "Where to train; auto = cuda when available."),
 })

@@ -66,6 +66,7 @@ class TrainingConfig:
     dead_code_threshold: float = 0.0
     gradient_clip_norm: float | None = 1.0       # None/0 disables
     use_torch_compile: bool = False       # honoured on CUDA only
+    compile_mode: str = "auto"            # torch.compile mode; auto: reduce-overhead, default under DDP
     precision: str = "fp32"               # fp32 | bf16 (bf16 autocast on CUDA only)
     device: str = "auto"
     random_seed: int = 42
@@ -120,6 +121,7 @@ class TrainingConfig:
             dead_code_threshold=float(_pick(t, "dead_code_threshold", d.dead_code_threshold)),
             gradient_clip_norm=(float(clip) if clip else None),
             use_torch_compile=bool(_pick(t, "use_torch_compile", d.use_torch_compile)),
+            compile_mode=str(_pick(t, "compile_mode", d.compile_mode)),
             precision=precision,
             device=str(_pick(t, "device", d.device)),
             random_seed=int(seed),

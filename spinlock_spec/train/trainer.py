@@ -76,6 +76,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+def compile_mode(setting: str, distributed: bool) -> str:
+    """``training.compile_mode`` resolved: ``auto`` is reduce-overhead (CUDA graphs: the
+    step of this model is bound by kernel launches, see benchmarks/RESULTS.md) in one
+    process, and inductor's default under torch.distributed (DDP's gradient hooks run
+    between the compiled pieces of the step)."""
+    if setting == "auto":
+        return "default" if distributed else "reduce-overhead"
+    return setting
+
+
 def _to_device_arrays(arrays: Mapping[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in arrays.items():
@@ -145,11 +155,9 @@ class VQVAETrainer:
             attach_quantizer_sync(self.model)
             self._forward = wrap_ddp(self.model, self.dist)
         if self.cfg.use_torch_compile and self.use_cuda:
-            # SPINLOCK_SPEC_COMPILE_MODE: torch.compile mode (default | reduce-overhead | max-autotune...)
-            import os
-            mode = os.environ.get("SPINLOCK_SPEC_COMPILE_MODE") or None
             # dynamic=False: the short last batch gets its own static graph (dynamic shapes hit an
             # inductor CantSplit error on min(topo_samples, B) with torch 2.11)
+            mode = compile_mode(self.cfg.compile_mode, self.dist.enabled)
             self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode,
                                           dynamic=False)
 

@@ -1,0 +1,112 @@
+"""The CUDA training paths: torch.compile with CUDA graphs (training.compile_mode auto =
+reduce-overhead), bf16 autocast, pruning that reshapes a compiled model, resume, and
+streaming with pinned copies.  Real training runs; skipped where no GPU is present
+(on the device machine: ``python -m pytest -q tests/test_cuda_paths.py``,
+benchmarks/device_session3d.sh)."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import spinlock_spec as ss
+from spinlock_spec.errors import SpecError
+from spinlock_spec.data.synthetic import generate_synthetic
+from spinlock_spec.train.trainer import compile_mode
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+SYN = {"n_samples": 8000, "n_groups": 6, "features_per_group": 5, "seed": 0}
+
+
+def test_compile_mode_auto_resolves_by_process_count():
+    # CPU-side: what auto means is decided here, and an explicit mode is kept
+    assert compile_mode("auto", distributed=False) == "reduce-overhead"
+    assert compile_mode("auto", distributed=True) == "default"
+    assert compile_mode("max-autotune", distributed=True) == "max-autotune"
+
+
+def test_compile_mode_is_validated_with_a_location(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("families: {summary: {encoder: identity}}\n"
+                    "training: {use_torch_compile: true, compile_mode: fastest}\n")
+    with pytest.raises(SpecError) as err:
+        ss.compile_spec(str(spec))
+    (e,) = [d for d in err.value.diagnostics if d.severity == "error"]
+    assert e.code == "E202" and e.pointer.endswith("compile_mode") and e.line == 2
+    assert "reduce-overhead" in e.hint
+
+
+def _spec(tmp_path, mode: str, extra: str = "", name: str = "s.yaml"):
+    spec = tmp_path / name
+    spec.write_text(f"""
+dataset: {{synthetic: {json.dumps(SYN)}}}
+families: {{summary: {{encoder: identity}}}}
+model: {{group_embedding_dim: 8, group_hidden_dim: 32}}
+training: {{batch_size: 128, num_epochs: 6, category_assignment: {mode}, device: cuda,
+           precision: bf16, use_torch_compile: true}}
+{extra}
+random_seed: 0
+""")
+    return str(spec)
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["auto", "learnable"])
+def test_cuda_graph_training_matches_eager(tmp_path, mode):
+    """The compiled (CUDA graph) step trains to the same quality as eager on the GPU."""
+    spec = _spec(tmp_path, mode)
+    graphs = ss.train(spec, out=tmp_path / "graphs", quiet=True, progress=False)
+    eager = ss.train(spec, overrides=["training.use_torch_compile=false"], out=tmp_path / "eager",
+                     quiet=True, progress=False)
+    qg, qe = graphs.history["final_metrics"]["quality"], eager.history["final_metrics"]["quality"]
+    assert qg > 0.75 and abs(qg - qe) < 0.05, (qg, qe)
+    losses = [r["train_loss"] for r in map(json.loads, (graphs.run_dir / "metrics.jsonl").read_text().splitlines())]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+@cuda
+def test_cuda_graph_training_resumes(tmp_path):
+    spec = _spec(tmp_path, "learnable")
+    ss.train(spec, epochs=3, out=tmp_path / "run", quiet=True, progress=False)
+    res = ss.train(resume=tmp_path / "run", epochs=6, quiet=True, progress=False)
+    epochs = [r["epoch"] for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())]
+    assert epochs == [1, 2, 3, 4, 5, 6]
+    assert res.history["final_metrics"]["quality"] > 0.75
+
+
+@cuda
+def test_cuda_graph_training_survives_pruning(tmp_path):
+    """Merging and pruning categories reshapes the compiled model mid-run (recompiles)."""
+    groups = generate_synthetic(dict(SYN), ["summary"]).true_groups["summary"]
+    cats = {}
+    for g in range(6):
+        cols = [int(i) for i, x in enumerate(groups) if x == g]
+        cats.update({f"g{g}a": cols[:3], f"g{g}b": cols[3:]} if g < 3 else {f"g{g}": cols})
+    (tmp_path / "map9.json").write_text(json.dumps(cats))
+    spec = _spec(tmp_path, "learnable", "learnable_assignment: {balance_weight: 0, pruning: {enabled: true, "
+                 "min_mass: 0.07, patience: 1}}")
+    spec_text = open(spec).read().replace("category_assignment: learnable",
+                                           "category_assignment: learnable, category_mapping_file: map9.json")
+    open(spec, "w").write(spec_text.replace("num_epochs: 6", "num_epochs: 8"))
+    res = ss.train(spec, out=tmp_path / "run", quiet=True, progress=False)
+    assert res.model.num_categories < 9
+    assert res.history["final_metrics"]["quality"] > 0.75
+
+
+@cuda
+def test_streaming_on_cuda_trains_like_in_memory(tmp_path):
+    data = generate_synthetic(dict(SYN, n_samples=40000), ["summary"])
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("features/summary/aggregated/features", data=data.arrays["summary"].astype("f4"),
+                         chunks=(1024, data.arrays["summary"].shape[1]))
+    spec = _spec(tmp_path, "auto")
+    text = open(spec).read().replace(f"dataset: {{synthetic: {json.dumps(SYN)}}}", "dataset: {streaming: true}")
+    open(spec, "w").write(text)
+    streamed = ss.train(spec, data=str(path), out=tmp_path / "streamed", quiet=True, progress=False)
+    loaded = ss.train(spec, data=str(path), overrides=["dataset.streaming=false"], out=tmp_path / "loaded",
+                      quiet=True, progress=False)
+    qs, ql = streamed.history["final_metrics"]["quality"], loaded.history["final_metrics"]["quality"]
+    assert qs > 0.75 and abs(qs - ql) < 0.05, (qs, ql)
