@@ -251,3 +251,17 @@ def test_merge_threshold_is_validated():
     for bad in (0.0, 1.5, -0.1):
         with pytest.raises(SpecError, match="merge_threshold"):
             PruningConfig.from_dict({"merge_threshold": bad})
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_summary_describes_the_merge_rule_when_it_is_on(tmp_path, merge):
+    from spinlock_spec.compile.summary import summary_text
+
+    pruning = f"{{enabled: true, min_mass: 0.07, patience: 2, merge: {str(merge).lower()}, merge_threshold: 0.6}}"
+    text = summary_text(ss.compile_spec(str(_spec(tmp_path, pruning=pruning))))
+    assert "pruning: on" in text
+    line = [ln for ln in text.splitlines() if "merge:" in ln]
+    if merge:
+        assert line and ">= 0.6" in line[0] and "for 2 epochs" in line[0]
+    else:
+        assert not line

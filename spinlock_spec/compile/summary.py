@@ -51,6 +51,10 @@ def summary_text(compiled, *, name: str = "") -> str:
             usage = f" or codebook usage < {pr['min_usage']}" if pr.get("min_usage") else ""
             lines.append(f"  pruning: on; remove a category with assignment mass < {pr['min_mass']}{usage} "
                          f"for {pr['patience']} epochs (keep >= {pr['min_categories']})")
+            if pr.get("merge", True):
+                lines.append(f"  merge: two categories that each explain >= {pr['merge_threshold']} of what "
+                             f"the other explains of its own features, for {pr['patience']} epochs, merge "
+                             f"(the smaller into the larger)")
     elif mode == "manual":
         lines.append(f"  mapping {spec['training']['category_mapping_file']}")
     cats = g.nodes["categories"]["num_categories"]

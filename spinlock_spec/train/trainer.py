@@ -695,6 +695,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         self.adaptive_state = {"frozen": False, "epoch": None, "temperature": None, "stable": 0,
                                "previous": None}
         self.pruning_state = {"under": {}, "history": []}
+        self._target_variance = None          # per-feature validation variance, at the first merge check
         # the assignment training starts from (initial categories): "moved" counts against it
         self.initial_assignment = self.model.hard_assignment().detach().cpu().clone()
         if hasattr(self.model, "gumbel_noise"):
@@ -934,7 +935,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         # the first two epochs' probe outputs (other categories' features) are still untrained
         if epoch <= max(self.assignment_warmup(), 2) or probe_rows <= 0:
             return
-        if getattr(self, "_target_variance", None) is None:
+        if self._target_variance is None:
             self._target_variance = merging.target_variance(model, self.val_arrays, self.cfg.batch_size * 16)
         K = model.num_categories
         ids, names = self._category_ids_names(K)
