@@ -182,6 +182,8 @@ RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
                              {"categories.json": '{"a": [0, 1]}'}),
     "learnable-section-unused": ("families:\n  summary: {encoder: identity}\n"
                                  "learnable_assignment: {balance_weight: 0.2}\n", [], {}),
+    "compile-mode-unused": ("families:\n  summary: {encoder: identity}\n"
+                            "training: {compile_mode: max-autotune}\n", [], {}),
     "temperature-rises": ("families:\n  summary: {encoder: identity}\n"
                           "training: {category_assignment: learnable}\n"
                           "learnable_assignment: {temperature_start: 1.0, temperature_end: 2.0}\n", [], {}),

@@ -30,6 +30,7 @@ CASES = {
         f"training.category_mapping_file={_mapping(t, {'a': [0, 1, 2], 'b': [3, 4, 5]})}"]),
     "mapping-file-ignored": lambda t: (FAM, [f"training.category_mapping_file={_mapping(t, {'a': [0]})}"]),
     "learnable-section-unused": lambda t: (FAM + "learnable_assignment: {balance_weight: 0.2}\n", []),
+    "compile-mode-unused": lambda t: (FAM + "training: {compile_mode: max-autotune}\n", []),
     "temperature-rises": lambda t: (FAM + LEARN + "learnable_assignment: {temperature_end: 2.0}\n", []),
     "straight-through-exceeds-epochs": lambda t: (FAM + LEARN, ["learnable_assignment.straight_through_epochs=30",
                                                                 "training.num_epochs=20"]),
@@ -86,6 +87,11 @@ def test_rule_triggers(rule, tmp_path):
     assert hits, [d.format() for d in c.diagnostics]
     assert all(d.severity == rule.severity and d.hint and d.pointer is not None for d in hits)
     assert c.ok == (not any(d.severity == "error" for d in c.diagnostics))
+
+
+def test_compile_mode_with_compile_on_is_silent():
+    c = compile_spec(FAM + "training: {use_torch_compile: true, compile_mode: max-autotune}\n")
+    assert not [d for d in c.diagnostics if d.code == "compile-mode-unused"]
 
 
 def test_rule_findings_are_located():

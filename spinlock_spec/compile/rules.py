@@ -191,6 +191,15 @@ def learnable_unused(ctx):
                       f"{ctx.node('assignment')['mode']}", ("learnable_assignment",))
 
 
+@rule("compile-mode-unused", "info", "training.compile_mode is set but torch.compile is off",
+      "set training.use_torch_compile: true (CUDA only) to use it")
+def compile_mode_unused(ctx):
+    t = ctx.spec["training"]
+    if not t["use_torch_compile"] and ctx.explicit(("training", "compile_mode")):
+        yield Finding(f"compile_mode {t['compile_mode']} has no effect without use_torch_compile",
+                      ("training", "compile_mode"))
+
+
 @rule("temperature-rises", "warning", "the assignment temperature rises instead of annealing",
       "make temperature_end smaller than temperature_start (e.g. 1.0 -> 0.1)")
 def temperature_rises(ctx):

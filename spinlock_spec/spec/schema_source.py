@@ -158,8 +158,8 @@ TRAINING = _section("Optimisation, category assignment and loss weights.", {
     "compile_mode": _enum(["auto", "default", "reduce-overhead", "max-autotune",
                            "max-autotune-no-cudagraphs"], "auto",
                           "torch.compile mode when use_torch_compile is on. auto: reduce-overhead (the "
-                          "compiled training step replays as CUDA graphs: the small launch-bound steps of "
-                          "this model run about twice as fast) in one process, default under "
+                          "compiled training step replays as CUDA graphs; the small, launch-bound steps of "
+                          "this model ran 1.4-1.6x faster on an H100) in one process, default under "
                           "torch.distributed."),
     "precision": _enum(["fp32", "bf16"], "fp32", "Training precision (bf16 autocast on CUDA only)."),
     "device": _enum(["auto", "cpu", "cuda"], "auto", "Where to train; auto = cuda when available."),
