@@ -29,12 +29,12 @@ def test_epoch_covers_training_rows_once_and_shuffles(tmp_path):
         assert sorted(got.tolist()) == np.flatnonzero(~val).tolist()
     assert not np.array_equal(ids[0], ids[1])                       # epochs differ
     assert not np.array_equal(ids[0], np.sort(ids[0]))              # shuffled
-    mean, std, n = t.streaming_moments(lambda a: a)
+    mean, std, n, val_rows = t.scan(lambda a: a, keep_validation=True)
     train = x[~val].astype(np.float64)
     assert n == len(train)
     np.testing.assert_allclose(mean, train.mean(0), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(std, train.std(0, ddof=1), rtol=1e-9)
-    assert sorted(t.validation_rows()[:, 0].astype(int).tolist()) == np.flatnonzero(val).tolist()
+    assert sorted(val_rows[:, 0].astype(int).tolist()) == np.flatnonzero(val).tolist()
     t.close()
 
 

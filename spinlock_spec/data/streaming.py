@@ -136,24 +136,6 @@ class StreamingTable:
             raise DataError(f"{self.path}: no training rows to stream", code="D020")
         return mean, np.sqrt(m2 / max(n - 1, 1)), n, val
 
-    def streaming_moments(self, clean) -> tuple[np.ndarray, np.ndarray, int]:
-        """(mean, std, rows) of ``clean(raw chunk)`` over every training row, one pass."""
-        mean, std, n, _ = self.scan(clean)
-        return mean, std, n
-
-    def validation_rows(self) -> np.ndarray:
-        """The normalized validation rows (one pass; written into one array of n_val rows)."""
-        out, pos = None, 0
-        for x, is_val in self._chunks(range(len(self.starts))):
-            if not is_val.any():
-                continue
-            v = self.transform(x[is_val])
-            if out is None:
-                out = np.empty((self.n_val, v.shape[1]), np.float32)
-            out[pos:pos + len(v)] = v
-            pos += len(v)
-        return out if out is not None else np.zeros((0, self.n_cols), np.float32)
-
     # -- epochs ------------------------------------------------------------------------
     def _chunks(self, order, transform=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Chunks in ``order`` as (rows, val mask), read (and transformed by ``transform``,
