@@ -89,7 +89,6 @@ class MembershipOutput(nn.Module):
                 w, bias = w[:, :, a:b], bias[:, a:b]                            # [K, H, f], [K, f]
             return GramSquareSum.apply(h.float(), w, bias)
 
-
     def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         k, b, hd = h.shape
         pt = membership.t()                                                 # [K, F]

@@ -694,7 +694,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         # both go into checkpoint.json (see _state_tensors_and_meta / _restore_extra)
         self.adaptive_state = {"frozen": False, "epoch": None, "temperature": None, "stable": 0,
                                "previous": None}
-        self.pruning_state = {"under": {}, "history": []}
+        self.pruning_state = {"under": {}, "redundant": {}, "history": []}
         self._target_variance = None          # per-feature validation variance, at the first merge check
         # the assignment training starts from (initial categories): "moved" counts against it
         self.initial_assignment = self.model.hard_assignment().detach().cpu().clone()
@@ -893,22 +893,31 @@ class LearnableVQVAETrainer(VQVAETrainer):
         drop = sorted(reasons, key=lambda k: mass[k])[:max(K - pc.min_categories, 0)]
         if not drop:
             return
-        if self.dist.enabled:
-            self.console.warning("learnable_assignment.pruning is not supported with distributed "
-                                 "training; nothing pruned")
+        if not self._pruning_allowed("pruned"):
             return
         keep = [k for k in range(K) if k not in drop]
-        self._apply_pruning(keep)
+        self._commit_pruning(record, {"epoch": epoch, "keep": keep, "removed": [names[k] for k in drop]})
         for k in drop:
             self.pruning_state["under"].pop(str(ids[k]), None)
             self._note(record, f"  Pruned {names[k]} at epoch {epoch}: {'; '.join(reasons[k])} for "
                                f"{pc.patience} epochs; its {counts[k]} features reassigned",
                        {"event": "category_pruned", "category": names[k], "reasons": reasons[k],
                         "features_reassigned": counts[k]})
-        self.pruning_state["history"].append({"epoch": epoch, "keep": keep,
-                                              "removed": [names[k] for k in drop]})
+
+    def _pruning_allowed(self, what: str) -> bool:
+        if self.dist.enabled:
+            self.console.warning("learnable_assignment.pruning is not supported with distributed "
+                                 f"training; nothing {what}")
+            return False
+        return True
+
+    def _commit_pruning(self, record: dict[str, Any], step: dict[str, Any]) -> None:
+        """Shrink the model to ``step["keep"]`` and record the step (history, checkpoint
+        state and the epoch record)."""
+        self._apply_pruning(step["keep"])
+        self.pruning_state["history"].append(step)
         self.history["pruned_categories"] = list(self.pruning_state["history"])
-        record["num_categories"] = model.num_categories
+        record["num_categories"] = self.model.num_categories
 
     def _read_probe(self, read: bool) -> tuple[torch.Tensor, float] | None:
         """The epoch's probe statistics of the model (error sums [K, F] and row count),
@@ -931,7 +940,6 @@ class LearnableVQVAETrainer(VQVAETrainer):
         warmup, the third at the earliest."""
         from . import pruning as merging
         pc, model = self.learnable.pruning, self.model
-        counts = self.pruning_state.setdefault("redundant", {})
         # the first two epochs' probe outputs (other categories' features) are still untrained
         if epoch <= max(self.assignment_warmup(), 2) or probe_rows <= 0:
             return
@@ -943,22 +951,22 @@ class LearnableVQVAETrainer(VQVAETrainer):
         shares = merging.redundancy_shares(probe_error, probe_rows, self._target_variance, hard,
                                            model.identity_columns)
         pairs = merging.redundant_pairs(shares, pc.merge_threshold)
-        seen = {f"{ids[a]}+{ids[b]}": counts.get(f"{ids[a]}+{ids[b]}", 0) + 1 for a, b in pairs}
-        counts.clear()
-        counts.update(seen)
-        ready = {ab: s for ab, s in pairs.items() if seen[f"{ids[ab[0]]}+{ids[ab[1]]}"] >= pc.patience}
+
+        def key(a: int, b: int) -> str:         # a pair by original ids: stable across pruning
+            return f"{ids[min(a, b)]}+{ids[max(a, b)]}"
+
+        before = self.pruning_state["redundant"]
+        counts = self.pruning_state["redundant"] = {key(a, b): before.get(key(a, b), 0) + 1 for a, b in pairs}
+        ready = {ab: s for ab, s in pairs.items() if counts[key(*ab)] >= pc.patience}
         sizes = torch.bincount(hard, minlength=K).tolist()
         merges = merging.plan_merges(ready, sizes, max(K - pc.min_categories, 0))
         if not merges:
             return
-        if self.dist.enabled:
-            self.console.warning("learnable_assignment.pruning is not supported with distributed "
-                                 "training; nothing merged")
+        if not self._pruning_allowed("merged"):
             return
         for m in merges:
             moved = merging.move_features(model.assignment_logits.data, m.source, m.target)
-            pair = sorted((m.source, m.target))
-            counts.pop(f"{ids[pair[0]]}+{ids[pair[1]]}", None)
+            counts.pop(key(m.source, m.target), None)
             self.pruning_state["under"].pop(str(ids[m.source]), None)
             into, back = float(shares[m.target, m.source]), float(shares[m.source, m.target])
             self._note(record, f"  Merged {names[m.source]} into {names[m.target]} at epoch {epoch}: "
@@ -969,15 +977,11 @@ class LearnableVQVAETrainer(VQVAETrainer):
                        {"event": "categories_merged", "category": names[m.source], "into": names[m.target],
                         "shares": [into, back], "features": moved})
         keep = [k for k in range(K) if k not in {m.source for m in merges}]
-        self._apply_pruning(keep)
-        step = {"epoch": epoch, "keep": keep, "removed": [names[m.source] for m in merges],
-                "merged_into": [names[m.target] for m in merges]}
-        self.pruning_state["history"].append(step)
-        self.history["pruned_categories"] = list(self.pruning_state["history"])
+        self._commit_pruning(record, {"epoch": epoch, "keep": keep, "removed": [names[m.source] for m in merges],
+                                      "merged_into": [names[m.target] for m in merges]})
         self.history.setdefault("merged_categories", []).extend(
             {"epoch": epoch, "category": names[m.source], "into": names[m.target], "share": m.share}
             for m in merges)
-        record["num_categories"] = model.num_categories
 
     def _apply_pruning(self, keep: list[int]) -> None:
         """Shrink the model to ``keep`` and rebuild the optimizers, carrying their state
@@ -1074,7 +1078,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         meta["collapsed"] = self._collapsed
         meta["adaptive_temperature"] = dict(self.adaptive_state)
         meta["pruning"] = {"under": dict(self.pruning_state["under"]),
-                           "redundant": dict(self.pruning_state.get("redundant", {})),
+                           "redundant": dict(self.pruning_state["redundant"]),
                            "history": list(self.pruning_state["history"])}
         return tensors, meta
 
