@@ -3,8 +3,7 @@
 # comparison, torch.profiler tables, and the workload-A CPU
 # figures on a quiet 2-core proxy (taskset -c 0,1) in parallel.  Logs under $OUT.
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh
 python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))'
 B=benchmarks/train_speed.py
 ( BENCH_THREADS=2 taskset -c 0,1 timeout 400 python3 $B --workload A --mode both --epochs 40 \

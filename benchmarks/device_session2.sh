@@ -4,8 +4,7 @@
 # times (the ratio is the median over back-to-back pairs).  PROFILE=1 adds the nn step's
 # torch.profiler tables.
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh
 C="taskset -c 0,1"
 V1='{"_fused_adam": true}'; V2='{"_learnable": true, "_fused_adam": true}'
 $C timeout 60 python3 benchmarks/nn_step_time.py "$V1" "$V2"

@@ -1,8 +1,7 @@
 #!/bin/bash
 # Session 3, first call: where the GPU streaming run's resident memory goes (issue 7).
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh
 python3 benchmarks/rss_stages.py --out $OUT/rss_stages.json 2>&1 | grep -v Warning
 python3 benchmarks/streaming.py --rows 300000 --device cuda --mode streamed --trace --data /tmp/s300.h5 \
    --out $OUT/trace_cuda.json > $OUT/trace_cuda.log 2>&1; tail -c 600 $OUT/trace_cuda.log

@@ -2,8 +2,7 @@
 # Session 3, second call: is the C-heap growth of the first CUDA training step retained or
 # only left free (malloc_trim), and does a fixed mmap threshold avoid it (issue 7)?
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh
 echo "== stages, trim"; python3 benchmarks/rss_stages.py --trim --out $OUT/rss_stages_trim.json 2>&1 | grep -v Warning | cut -c1-260
 echo "== stages, MALLOC_MMAP_THRESHOLD_=131072"
 MALLOC_MMAP_THRESHOLD_=131072 python3 benchmarks/rss_stages.py --out $OUT/rss_stages_mmap.json 2>&1 | grep -v Warning | cut -c1-200

@@ -2,8 +2,7 @@
 # Session 3, third call: the CUDA tests (tests/test_cuda_paths.py), and the host memory of a
 # streamed run when the step is compiled (inductor in-process: TORCHINDUCTOR_COMPILE_THREADS=1).
 set -u
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source benchmarks/device_setup.sh
 timeout 330 python3 -m pytest -q -p no:cacheprovider tests/test_cuda_paths.py 2>&1 | tail -15
 for mode in reduce-overhead default; do
   echo "== streaming 300k, compile $mode"

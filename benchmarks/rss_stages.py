@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from streaming import _smaps_by_mapping, _status  # noqa: E402
+from streaming import _smaps_by_mapping, _smaps_growth, _status  # noqa: E402
 
 
 def main() -> int:
@@ -34,8 +34,7 @@ def main() -> int:
     def mark(name):
         nonlocal prev
         now = _smaps_by_mapping()
-        grew = {k: round(now.get(k, 0) - prev.get(k, 0), 1) for k in set(now) | set(prev)}
-        top = dict(sorted(grew.items(), key=lambda kv: -abs(kv[1]))[:5])
+        top = _smaps_growth(prev, now, top=5)
         prev = now
         st = {k: round(v) for k, v in _status().items()}
         if libc is not None:

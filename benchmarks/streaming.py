@@ -150,8 +150,10 @@ def _smaps_by_mapping() -> dict:
     return out
 
 
-def _smaps_growth(base: dict, top: int = 12) -> dict:
-    now = _smaps_by_mapping()
+def _smaps_growth(base: dict, now: dict | None = None, top: int = 12) -> dict:
+    """The ``top`` mappings whose resident MB changed most from ``base`` to ``now``
+    (default: the current smaps)."""
+    now = _smaps_by_mapping() if now is None else now
     delta = {k: now.get(k, 0.0) - base.get(k, 0.0) for k in set(now) | set(base)}
     return {k: round(v, 1) for k, v in sorted(delta.items(), key=lambda kv: -abs(kv[1]))[:top]}
 

@@ -62,6 +62,12 @@ def _overrides(args) -> list[str]:
     return out
 
 
+def _n_train(result) -> int:
+    """Training rows of a run on a synthetic workload (its val_fraction split off)."""
+    ds = result.compiled.spec["dataset"]
+    return round(ds["synthetic"]["n_samples"] * (1 - ds["val_fraction"]))
+
+
 def run_mode(args, mode: str, out_dir: Path) -> dict:
     import spinlock_spec as ss
 
@@ -73,8 +79,7 @@ def run_mode(args, mode: str, out_dir: Path) -> dict:
     hist = result.history
     records = [json.loads(line) for line in
                (result.run_dir / "metrics.jsonl").read_text().splitlines()]
-    n_train = round(result.compiled.spec["dataset"]["synthetic"]["n_samples"]
-                    * (1 - result.compiled.spec["dataset"]["val_fraction"]))
+    n_train = _n_train(result)
     train_times = [r["train_time_s"] for r in records]
     quality_curve = [max(0.0, min(1.0, 1.0 - r["val_terms"]["recon"])) for r in records]
     t_wall, t_train, reached = 0.0, 0.0, None
@@ -132,9 +137,7 @@ def profile_mode(args, mode: str, out_dir: Path) -> dict:
     print(table)
     # per training step: the GPU's kernel time (validation's kernels included: an upper
     # bound) against the wall time of a step in the steady epochs (2 on; 1 holds compilation)
-    syn = result.compiled.spec["dataset"]["synthetic"]
-    n_train = round(syn["n_samples"] * (1 - result.compiled.spec["dataset"]["val_fraction"]))
-    steps = -(-n_train // BATCH[args.workload])
+    steps = -(-_n_train(result) // BATCH[args.workload])
     steady = [r["train_time_s"] for r in records[1:]] or [records[0]["train_time_s"]]
     step_ms = 1e3 * sum(steady) / (len(steady) * steps)
     gpu_ms = gpu_us / 1e3 / (len(records) * steps)
