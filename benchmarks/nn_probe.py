@@ -94,7 +94,8 @@ def run(args) -> dict:
     levels = json.loads(args.levels) if args.levels else None
     model = cls([fam], cats, levels, cfg).to(dev)
     if args.quantizer == "vqp":
-        import sys, os
+        import sys
+        import os
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from vqp_adapter import use_vector_quantize_pytorch  # benchmarks/vqp_adapter.py
         use_vector_quantize_pytorch(model)

@@ -112,7 +112,6 @@ def run_mode(args, mode: str, out_dir: Path) -> dict:
 
 def profile_mode(args, mode: str, out_dir: Path) -> dict:
     """torch.profiler over a 2-epoch run: top kernels and GPU busy time vs wall time."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     import spinlock_spec as ss

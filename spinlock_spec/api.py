@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from spinlock_spec.errors import CheckpointError, DataError, SpecError
 from spinlock_spec.logs import get_logger
@@ -59,7 +60,7 @@ class PreparedData:
 
 def load_data(compiled, data=None):
     """The raw dataset a compiled spec asks for (``data`` overrides the spec's path)."""
-    from spinlock_spec.build.families import fields_families, fields_only_families
+    from spinlock_spec.assemble.families import fields_families, fields_only_families
     from spinlock_spec.data.sources import load_from_config
 
     graph = compiled.graph
@@ -110,10 +111,10 @@ class BuiltModel:
 def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | None = None,
                 log=None) -> BuiltModel:
     """Families, initial categories (clustering / mapping file / given) and the model."""
-    from spinlock_spec.build.categories import InitialCategories, feature_ari, true_feature_labels
-    from spinlock_spec.build.categories import initial_categories
-    from spinlock_spec.build.families import family_inputs, feature_layout
-    from spinlock_spec.build.model_builder import build_model as _build
+    from spinlock_spec.assemble.categories import InitialCategories, feature_ari, true_feature_labels
+    from spinlock_spec.assemble.categories import initial_categories
+    from spinlock_spec.assemble.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.model_builder import build_model as _build
 
     log = log or get_logger()
     graph = compiled.graph
@@ -203,7 +204,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     ``resume``: a run folder to continue (its config.yaml is the spec when ``spec`` is None).
     ``init_from``: a run folder or ``zoo:NAME`` whose weights start the training.
     """
-    from spinlock_spec.build.model_builder import trainer_class
+    from spinlock_spec.assemble.model_builder import trainer_class
     from spinlock_spec.train.run_dir import RunDir
 
     log = get_logger()
@@ -324,7 +325,7 @@ def _check_run_folder(path: Path) -> None:
 
 
 def _start_run_folder(run, compiled, prepared, built) -> None:
-    from spinlock_spec.spec import dump_resolved
+    from spinlock_spec.config import dump_resolved
 
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_text(CONFIG_FILE, dump_resolved(compiled.spec))
@@ -389,7 +390,7 @@ def _init_categories(source, compiled, prepared, log) -> list[list[int]] | None:
     data, or the same data differently cleaned, may group the features differently).
     None (categories found as usual) when the source has none or they do not cover exactly
     this spec's features; the architecture check then names what differs."""
-    from spinlock_spec.build.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.families import family_inputs, feature_layout
 
     path = _model_folder(source) / INITIAL_CATEGORIES_FILE
     try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 # Input kinds a family can provide.
 TABULAR = "tabular"      # [N, D]

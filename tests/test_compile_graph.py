@@ -135,7 +135,7 @@ def test_dataset_path_without_data_leaves_shapes_unknown():
 
 
 def test_compile_accepts_resolved_and_dict():
-    from spinlock_spec.spec import resolve
+    from spinlock_spec.config import resolve
 
     r = resolve(ROOT / "examples" / "static_baseline.yaml")
     assert compile_spec(r).hash == compile_spec(r.data).hash == compile_file(

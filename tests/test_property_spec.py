@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from spinlock_spec.compile import compile_spec, diff_specs
 from spinlock_spec.errors import SpecError
 from spinlock_spec.registry import ENCODERS
-from spinlock_spec.spec import dump_resolved
-from spinlock_spec.spec.schema import load_schema
+from spinlock_spec.config import dump_resolved
+from spinlock_spec.config.schema import load_schema
 
 SCHEMA = load_schema()
 SKIP = {"path", "category_mapping_file", "extends", "families"}   # no files; families drawn apart

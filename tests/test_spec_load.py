@@ -8,8 +8,8 @@ import types
 import pytest
 
 from spinlock_spec.errors import SpecError
-from spinlock_spec.spec import load_spec, resolve
-from spinlock_spec.spec.safe_yaml import parse_yaml
+from spinlock_spec.config import load_spec, resolve
+from spinlock_spec.config.safe_yaml import parse_yaml
 
 MINIMAL = "families:\n  summary:\n    encoder: identity\n"
 

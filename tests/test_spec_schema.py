@@ -7,9 +7,9 @@ import pytest
 
 from spinlock_spec.errors import SpecError
 from spinlock_spec.registry import ENCODERS
-from spinlock_spec.spec import dump_resolved, resolve
-from spinlock_spec.spec.schema import load_schema, schema_path
-from spinlock_spec.spec.schema_source import render
+from spinlock_spec.config import dump_resolved, resolve
+from spinlock_spec.config.schema import load_schema, schema_path
+from spinlock_spec.config.schema_source import render
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINIMAL = "families:\n  summary:\n    encoder: identity\n"
@@ -24,7 +24,7 @@ def _errors(text, overrides=()):
 def test_shipped_schema_is_generated_and_valid():
     from jsonschema import Draft202012Validator
 
-    assert schema_path().read_text() == render(), "run: python -m spinlock_spec.spec.schema_source"
+    assert schema_path().read_text() == render(), "run: python -m spinlock_spec.config.schema_source"
     Draft202012Validator.check_schema(load_schema())
     assert load_schema()["$schema"].endswith("2020-12/schema")
 

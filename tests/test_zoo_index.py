@@ -35,7 +35,7 @@ def test_bundled_index_is_valid_and_matches_its_files():
 
 
 def test_bundled_specs_resolve_with_the_spec_layer():
-    spec = pytest.importorskip("spinlock_spec.spec")
+    spec = pytest.importorskip("spinlock_spec.config")
     index = load_index(zoo_dir())
     for entry in index.entries:
         spec.resolve(zoo_dir() / entry.name / entry.version / entry.spec)

@@ -31,7 +31,7 @@ def test_offline_env_applies_to_references(zoo_cache, monkeypatch):
 
 
 def test_spec_extends_a_zoo_entry(zoo_cache, tmp_path):
-    spec_layer = pytest.importorskip("spinlock_spec.spec")
+    spec_layer = pytest.importorskip("spinlock_spec.config")
     child = tmp_path / "child.yaml"
     child.write_text("extends: zoo:static_baseline\ntraining:\n  num_epochs: 2\n")
     resolved = spec_layer.resolve(child)

@@ -6,7 +6,6 @@ Every test pulls from the bundled zoo into a private cache (``SPINLOCK_SPEC_CACH
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +67,8 @@ def _regenerated_val_metrics(name: str) -> dict:
     import torch
 
     from spinlock_spec import api
-    from spinlock_spec.build.categories import true_feature_labels
-    from spinlock_spec.build.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.categories import true_feature_labels
+    from spinlock_spec.assemble.families import family_inputs, feature_layout
     from spinlock_spec.train.metrics import evaluate
 
     record = _entry(name)["training_data"]

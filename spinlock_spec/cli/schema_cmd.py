@@ -13,7 +13,7 @@ def schema_cmd(out):
     Editors complete and check specs that start with
     `# yaml-language-server: $schema=<path or URL of this schema>`.
     """
-    from spinlock_spec.spec.schema import schema_path
+    from spinlock_spec.config.schema import schema_path
 
     text = schema_path().read_text(encoding="utf-8")
     if out:

@@ -35,13 +35,13 @@ class CompiledSpec:
         return self.graph.graph["assignment_mode"]
 
     def origin(self, path):
-        from spinlock_spec.spec.origin import DEFAULT
+        from spinlock_spec.config.origin import DEFAULT
 
         return self.resolved.origin(path) if self.resolved is not None else DEFAULT
 
 
 def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
-    """Compile a spec: a ResolvedSpec, or anything :func:`spinlock_spec.spec.load_spec` takes
+    """Compile a spec: a ResolvedSpec, or anything :func:`spinlock_spec.config.load_spec` takes
     (path, YAML text, dict, LoadedSpec).  ``data``: a dataset file whose header gives the shapes.
 
     Raises SpecError (invalid spec) or DataError (unreadable ``data``); rule findings
@@ -51,7 +51,7 @@ def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
     from spinlock_spec.compile.hashing import spec_hash
     from spinlock_spec.compile.rules import run_rules
     from spinlock_spec.compile.shapes import family_shapes
-    from spinlock_spec.spec.resolve import ResolvedSpec, resolve
+    from spinlock_spec.config.resolve import ResolvedSpec, resolve
 
     resolved = spec if isinstance(spec, ResolvedSpec) and not overrides else resolve(spec, overrides)
     data_dict = resolved.data

@@ -74,7 +74,7 @@ class Change:
     def dotted(self) -> str:
         return ".".join(str(p) for p in self.path)
 
-    def reversed(self) -> "Change":
+    def reversed(self) -> Change:
         kind = {"added": "removed", "removed": "added"}.get(self.kind, self.kind)
         return Change(self.path, kind, self.b, self.a, self.b_source, self.a_source, self.impact)
 
@@ -93,7 +93,7 @@ class GraphChange:
     b: object = None
     impact: str = ARCHITECTURE
 
-    def reversed(self) -> "GraphChange":
+    def reversed(self) -> GraphChange:
         kind = {"node_added": "node_removed", "node_removed": "node_added"}.get(self.kind, self.kind)
         return GraphChange(kind, self.node, self.attr, self.b, self.a, self.impact)
 
@@ -127,7 +127,7 @@ class SpecDiff:
         counts = self.impacts()
         return next((k for k in IMPACT_ORDER if counts[k]), None)
 
-    def reversed(self) -> "SpecDiff":
+    def reversed(self) -> SpecDiff:
         return SpecDiff(self.b_name, self.a_name, self.b_hash, self.a_hash,
                         [c.reversed() for c in self.changes], [g.reversed() for g in self.graph_changes])
 

@@ -18,7 +18,7 @@ def atomic_write(path, text: str) -> None:
 
 
 def lock_text(compiled) -> str:
-    from spinlock_spec.spec.resolve import dump_resolved
+    from spinlock_spec.config.resolve import dump_resolved
 
     header = (f"# spinlock-spec lock: sha256:{compiled.hash}\n"
               "# (sha256 of the canonical JSON of the resolved spec below; `spinlock-spec compile` of this\n"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from spinlock_spec.errors import Diagnostic
-from spinlock_spec.spec.origin import pointer
+from spinlock_spec.config.origin import pointer
 
 # The learnable-mode guide's fallback warning, for an encoder that cannot be learned
 # (initial_hybrid, the guide's case, is supported since issue 6).

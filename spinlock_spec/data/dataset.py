@@ -49,7 +49,7 @@ class Dataset:
         return {key: tuple(arr.shape[1:]) for key, arr in self.arrays.items()}
 
     # -- row selection ---------------------------------------------------------
-    def subset(self, indices, source: str | None = None) -> "Dataset":
+    def subset(self, indices, source: str | None = None) -> Dataset:
         idx = np.asarray(indices)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
@@ -73,7 +73,7 @@ class Dataset:
         perm = np.random.default_rng(seed).permutation(n)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-    def split(self, val_fraction: float, seed: int) -> tuple["Dataset", "Dataset"]:
+    def split(self, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
         train_idx, val_idx = self.split_indices(val_fraction, seed)
         return (self.subset(train_idx, f"{self.source} [train]"),
                 self.subset(val_idx, f"{self.source} [val]"))

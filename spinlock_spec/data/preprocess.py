@@ -190,7 +190,7 @@ class Preprocessor:
         self.fields: dict[str, FieldStats] = {}
 
     # -- fitting -----------------------------------------------------------------
-    def fit(self, train: Dataset, cleaning_cfg: dict | None = None, method: str | None = None) -> "Preprocessor":
+    def fit(self, train: Dataset, cleaning_cfg: dict | None = None, method: str | None = None) -> Preprocessor:
         if method is not None:
             if method not in METHODS:
                 raise DataError(f"unknown normalization_method {method!r} (standard or mad)",
@@ -357,7 +357,7 @@ class Preprocessor:
         return out
 
     @classmethod
-    def from_npz_dict(cls, d, source: str = "normalization stats") -> "Preprocessor":
+    def from_npz_dict(cls, d, source: str = "normalization stats") -> Preprocessor:
         try:
             meta = json.loads(str(np.asarray(d["__meta__"])[()]))
             pre = cls(meta["method"], meta.get("cleaning"))
@@ -401,7 +401,7 @@ class Preprocessor:
         return path
 
     @classmethod
-    def load(cls, path) -> "Preprocessor":
+    def load(cls, path) -> Preprocessor:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"normalization statistics not found: {path}", code="D001")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import queue
 import threading
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -69,7 +69,7 @@ class FamilyInput:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "FamilyInput":
+    def from_json(cls, d: dict) -> FamilyInput:
         d = dict(d)
         for key in ("shape", "fields_shape"):
             if d.get(key) is not None:
@@ -394,7 +394,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         }
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "CategoricalHierarchicalVQVAE":
+    def from_config(cls, cfg: dict) -> CategoricalHierarchicalVQVAE:
         if cfg.get("format") != CONFIG_FORMAT:
             raise ValueError(f"not a {CONFIG_FORMAT} config (format={cfg.get('format')!r})")
         if int(cfg.get("version", 0)) > CONFIG_VERSION:

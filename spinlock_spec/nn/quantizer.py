@@ -34,7 +34,7 @@ Everything inside runs in float32 with autocast disabled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 _LEVEL = re.compile(r"^level_(\d+)$")
 CODEBOOK_STATS = ("utilization", "perplexity", "dead_codes")

@@ -18,7 +18,8 @@ import json
 import os
 import random
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import torch

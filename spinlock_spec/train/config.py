@@ -11,7 +11,8 @@ without effect is the resolver's job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import SpecError
 
@@ -85,7 +86,7 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, training: Mapping[str, Any] | None, *, random_seed: int | None = None
-                  ) -> "TrainingConfig":
+                  ) -> TrainingConfig:
         t = dict(training or {})
         d = cls()
         known = {f.name for f in fields(cls)} | {"use_bf16", "mixed_precision"}
@@ -175,7 +176,7 @@ class PruningConfig:
     merge_threshold: float = 0.5
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None) -> "PruningConfig":
+    def from_dict(cls, section: Mapping[str, Any] | None) -> PruningConfig:
         s = dict(section or {})
         d = cls()
         cfg = cls(enabled=bool(_pick(s, "enabled", d.enabled)),
@@ -219,7 +220,7 @@ class LearnableConfig:
     # max-probability >= adaptive_threshold for adaptive_patience consecutive epochs
     adaptive_threshold: float = 0.9
     adaptive_patience: int = 3
-    pruning: "PruningConfig" = field(default_factory=lambda: PruningConfig())
+    pruning: PruningConfig = field(default_factory=lambda: PruningConfig())
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -228,7 +229,7 @@ class LearnableConfig:
                 "assign_balance": self.balance_weight - concentration}
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None) -> "LearnableConfig":
+    def from_dict(cls, section: Mapping[str, Any] | None) -> LearnableConfig:
         s = dict(section or {})
         d = cls()
         clip = s.get("gradient_clip_norm", d.gradient_clip_norm)
@@ -277,7 +278,7 @@ class ModelSectionView:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None) -> "ModelSectionView":
+    def from_dict(cls, section: Mapping[str, Any] | None) -> ModelSectionView:
         s = dict(section or {})
         d = cls()
         return cls(

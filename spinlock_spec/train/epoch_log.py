@@ -22,7 +22,8 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from .run_dir import to_jsonable
 

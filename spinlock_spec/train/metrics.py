@@ -22,7 +22,8 @@ Everything accumulates on the device; one host sync per call.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 

@@ -25,7 +25,7 @@ a redundant pair into the larger (its features' logits move over) and prunes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 

@@ -16,7 +16,8 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class RunDir:
         return str(self.path)
 
     @classmethod
-    def new(cls, parent: str | os.PathLike, spec_name: str) -> "RunDir":
+    def new(cls, parent: str | os.PathLike, spec_name: str) -> RunDir:
         """``parent/<spec_name>-<YYYYmmdd-HHMMSS>`` (with a suffix if that exists already)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = Path(parent) / f"{spec_name}-{stamp}"
@@ -156,7 +157,7 @@ class RunDir:
 
     # -- readers -----------------------------------------------------------------
     def read_json(self, name: str) -> Any:
-        with open(self.path / name, "r", encoding="utf-8") as fh:
+        with open(self.path / name, encoding="utf-8") as fh:
             return json.load(fh)
 
     def leftover_temp_files(self) -> list[Path]:

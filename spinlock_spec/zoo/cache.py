@@ -77,7 +77,7 @@ def marker_record(entry_dict: dict, registry: str) -> dict:
 def read_marker(folder: Path):
     """The :class:`ZooEntry` recorded in ``folder``'s marker, or None when the
     marker is missing or unreadable."""
-    from spinlock_spec.zoo.index import ZooEntry, parse_index
+    from spinlock_spec.zoo.index import parse_index
     from spinlock_spec.zoo.schema import INDEX_FORMAT, INDEX_FORMAT_VERSION
 
     path = Path(folder) / MARKER

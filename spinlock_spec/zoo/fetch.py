@@ -111,7 +111,7 @@ def copy_verified(stream: BinaryIO, sink: BinaryIO, *, size: int, sha256: str, l
         want = min(CHUNK, size + 1 - received)
         try:
             chunk = stream.read(want) if want > 0 else b""
-        except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError, OSError) as exc:
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
             raise ZooError(f"{label}: download from {location} broke off after {received} of {size} "
                            f"bytes ({_describe_exc(exc)})", code="Z023",
                            hint="try again; nothing was kept") from None
@@ -205,7 +205,7 @@ class HttpRegistry(Source):
             text = _describe_exc(reason) if isinstance(reason, BaseException) else str(reason)
             raise ZooError(f"{what}: cannot reach {url}: {text}", code="Z024",
                            hint="check the network or use --offline for cached entries") from None
-        except (socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+        except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
             raise ZooError(f"{what}: cannot reach {url}: {_describe_exc(exc)}", code="Z024",
                            hint="check the network or use --offline for cached entries") from None
 

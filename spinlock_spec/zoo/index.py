@@ -72,7 +72,7 @@ class ZooEntry:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ZooEntry":
+    def from_dict(cls, data: dict) -> ZooEntry:
         known = {"name", "version", "description", "spec", "files", "metrics", "training_data",
                  "spec_hash", "license", "needs_dataset"}
         return cls(

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from spinlock_spec.errors import ZooError
 from spinlock_spec.zoo import cache, names

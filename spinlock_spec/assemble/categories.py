@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spinlock_spec.build.families import FamilySlot
+from spinlock_spec.assemble.families import FamilySlot
 
 
 @dataclass

@@ -8,8 +8,8 @@ import math
 from functools import lru_cache
 
 from spinlock_spec.errors import Diagnostic
-from spinlock_spec.spec.origin import Positions, dotted, pointer
-from spinlock_spec.spec.schema_source import SCHEMA_FILE
+from spinlock_spec.config.origin import Positions, dotted, pointer
+from spinlock_spec.config.schema_source import SCHEMA_FILE
 
 _RANGE = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
@@ -38,7 +38,7 @@ def _schema_for(registry_version: int) -> dict:
     schema = json.loads(schema_path().read_text(encoding="utf-8"))
     family = schema["properties"]["families"]["additionalProperties"]
     if set(ENCODERS.all_names()) != set(family["properties"]["encoder"]["enum"]):
-        from spinlock_spec.spec.schema_source import family_schema
+        from spinlock_spec.config.schema_source import family_schema
 
         schema["properties"]["families"]["additionalProperties"] = family_schema()
     return schema

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from spinlock_spec.errors import Diagnostic, SpecError
-from spinlock_spec.spec.origin import Origin, Positions
+from spinlock_spec.config.origin import Origin, Positions
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -64,7 +64,7 @@ class _Reader:
 
     def error(self, node, code: str, message: str, hint: str | None = None, path=()) -> None:
         o = self.origin(node)
-        from spinlock_spec.spec.origin import pointer
+        from spinlock_spec.config.origin import pointer
         self.errors.append(Diagnostic(code, message, file=o.file, line=o.line, col=o.col,
                                       pointer=pointer(path), hint=hint, chain=list(self.chain[:-1])))
 

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from spinlock_spec.errors import Diagnostic, SpecError
-from spinlock_spec.spec.origin import Origin, Positions
-from spinlock_spec.spec.safe_yaml import parse_yaml
+from spinlock_spec.config.origin import Origin, Positions
+from spinlock_spec.config.safe_yaml import parse_yaml
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 16

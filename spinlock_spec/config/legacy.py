@@ -9,8 +9,8 @@ Anything else is left for the schema to reject.
 from __future__ import annotations
 
 from spinlock_spec.errors import Diagnostic
-from spinlock_spec.spec.origin import Positions, dotted, pointer
-from spinlock_spec.spec.schema import section_keys
+from spinlock_spec.config.origin import Positions, dotted, pointer
+from spinlock_spec.config.schema import section_keys
 
 # Older names -> canonical path.
 RENAMES: dict[str, tuple[str, ...]] = {
@@ -159,7 +159,7 @@ def _assignment_config(data, positions: Positions, out: list) -> None:
 
 
 def _shadowed_model_weights(data, positions: Positions, out: list) -> None:
-    from spinlock_spec.spec.schema import load_schema
+    from spinlock_spec.config.schema import load_schema
 
     model = data.get("model")
     if not isinstance(model, dict):

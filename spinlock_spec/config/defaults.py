@@ -8,8 +8,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from spinlock_spec.spec.origin import DEFAULT, Positions
-from spinlock_spec.spec.schema import load_schema
+from spinlock_spec.config.origin import DEFAULT, Positions
+from spinlock_spec.config.schema import load_schema
 
 # Values that name files: made absolute relative to the file that wrote them.
 PATH_VALUES = (("dataset", "path"), ("training", "category_mapping_file"))

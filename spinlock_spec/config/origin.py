@@ -57,7 +57,7 @@ class Positions:
             for p in [p for p in table if p[:n] == old]:
                 table[new + p[n:]] = table.pop(p)
 
-    def update(self, other: "Positions") -> None:
+    def update(self, other: Positions) -> None:
         self.values.update(other.values)
         self.keys.update(other.keys)
 

@@ -2,8 +2,8 @@
 
 The schema is generated from this module plus the encoder registry's params
 fragments, and committed; a test checks the shipped file is up to date.
-Regenerate with ``python -m spinlock_spec.spec.schema_source``.
-At run time the shipped file is read (see :mod:`spinlock_spec.spec.schema`).
+Regenerate with ``python -m spinlock_spec.config.schema_source``.
+At run time the shipped file is read (see :mod:`spinlock_spec.config.schema`).
 """
 from __future__ import annotations
 

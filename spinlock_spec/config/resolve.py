@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spinlock_spec.errors import Diagnostic, SpecError
-from spinlock_spec.spec.origin import DEFAULT, Origin, Positions
+from spinlock_spec.config.origin import DEFAULT, Origin, Positions
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -65,7 +65,7 @@ def load_spec(path_or_text, overrides=()) -> LoadedSpec:
     A ``pathlib.Path`` or a one-line string naming a ``.yaml``/``.yml`` file (or an
     existing file) is read as a file; any other string is YAML text.
     """
-    from spinlock_spec.spec.compose import apply_override, display_name, load_file, load_text
+    from spinlock_spec.config.compose import apply_override, display_name, load_file, load_text
 
     if isinstance(path_or_text, LoadedSpec):
         loaded = copy.deepcopy(path_or_text)
@@ -97,9 +97,9 @@ def resolve(spec, overrides=()) -> ResolvedSpec:
 
     Raises :class:`SpecError` with every problem when the spec is invalid.
     """
-    from spinlock_spec.spec import legacy
-    from spinlock_spec.spec.defaults import fill_defaults
-    from spinlock_spec.spec.schema import validate
+    from spinlock_spec.config import legacy
+    from spinlock_spec.config.defaults import fill_defaults
+    from spinlock_spec.config.schema import validate
 
     loaded = load_spec(spec, overrides)
     data, positions = loaded.data, loaded.positions
@@ -121,7 +121,7 @@ def dump_resolved(resolved) -> str:
 
     from ruamel.yaml import YAML
 
-    from spinlock_spec.spec.schema_source import SCHEMA_ID
+    from spinlock_spec.config.schema_source import SCHEMA_ID
 
     data = resolved.data if isinstance(resolved, ResolvedSpec) else resolved
     yaml = YAML(typ="safe", pure=True)
