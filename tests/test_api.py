@@ -18,7 +18,7 @@ def test_readme_api_round_trip(tmp_path):
     result = ss.train(str(ROOT / "examples" / "static_baseline.yaml"), overrides=SMALL, epochs=2,
                       out=tmp_path / "run", quiet=True)
     assert result.run_dir == tmp_path / "run"
-    assert 0.0 <= result.history["final_metrics"]["quality"] <= 1.0
+    assert result.history["final_metrics"]["quality"] > 0.1      # it learned: the mean predictor scores ~0
     assert len(result.history["train_loss"]) == 2
 
     run = ss.load_run(result.run_dir)

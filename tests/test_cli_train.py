@@ -3,33 +3,15 @@ resume, and one clear error (exit 2, no traceback, nothing half-written) per bad
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from helpers import EXAMPLES, SMALL_SET_ARGS, assert_user_error, cli, write_spec
 
-SMALL = ["--set", "dataset.synthetic.n_samples=600", "--set", "training.batch_size=64"]
-
-
-def cli(*args, cwd=None, timeout=300):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "spinlock_spec", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
-
-
-def assert_user_error(proc, *needles):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    text = proc.stdout + proc.stderr
-    assert "Traceback" not in text, text
-    for needle in needles:
-        assert needle in text, text
+SMALL = SMALL_SET_ARGS
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +101,7 @@ def test_cli_resume_continues_to_the_same_weights(tmp_path):
 
 # --------------------------------------------------------------------------- bad input
 def _spec(tmp_path, body: str) -> Path:
-    path = tmp_path / "spec.yaml"
-    path.write_text(body)
-    return path
+    return write_spec(tmp_path, body)
 
 
 def test_missing_data_file(tmp_path):

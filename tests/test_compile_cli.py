@@ -5,20 +5,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from spinlock_spec.cli.main import cli
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def run(*args, **kw):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)
-    return result.exit_code, result.stdout, result.stderr
+from helpers import FIXTURES, ROOT, cli_inproc
+
+run = cli_inproc
 
 
 def test_learnable_simple_test_summary():

@@ -9,6 +9,8 @@ from spinlock_spec.data.sources import (N_KEY, load_dataset, load_from_config, r
 from spinlock_spec.data.synthetic import generate_synthetic
 from spinlock_spec.errors import DataError, UserError
 
+from helpers import main_exit_code
+
 FAMILIES = ["summary", "temporal", "initial", "architecture"]
 
 
@@ -241,14 +243,7 @@ def test_npz_object_arrays_are_refused(tmp_path):
     assert str(path) in msg
 
 
-def _cli(argv) -> int:
-    from spinlock_spec.cli.main import main
-
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
+_cli = main_exit_code
 
 
 def test_cli_synth_and_inspect(tmp_path, capsys):

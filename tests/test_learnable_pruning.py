@@ -168,7 +168,9 @@ def test_merge_waits_for_patience_and_the_count_survives_resume(tmp_path):
     resumed = ss.train(resume=tmp_path / "run", epochs=4, quiet=True)
     merged = resumed.history["merged_categories"]
     assert {m["epoch"] for m in merged} == {4}
-    ids = lambda m: "+".join(str(i) for i in sorted(int(m[k].split("_")[1]) for k in ("category", "into")))
+    def ids(m):
+        return "+".join(str(i) for i in sorted(int(m[k].split("_")[1]) for k in ("category", "into")))
+
     assert {ids(m) for m in merged} <= set(counted)                # merged: the pairs counted before
     assert resumed.model.num_categories == 9 - len(merged)
     loaded, _ = load_model(tmp_path / "run", which="final")

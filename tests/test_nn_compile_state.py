@@ -26,8 +26,7 @@ def test_epoch_state_changes_do_not_recompile_the_training_forward():
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter, dynamic=False)
     values = []
-    for epoch, (tau, st, credit) in enumerate([(1.0, False, 0.25), (0.6, False, 0.25), (0.3, False, 0.25),
-                                               (0.1, True, 0.0)]):
+    for tau, st, credit in [(1.0, False, 0.25), (0.6, False, 0.25), (0.3, False, 0.25), (0.1, True, 0.0)]:
         model.temperature, model.straight_through, model.credit_mask = tau, st, credit
         out = compiled({"summary": x})
         out.terms["recon"].backward()

@@ -9,13 +9,13 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
+from helpers import cli as run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "examples" / "learnable_simple_test.yaml"
 EPOCHS = 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -25,8 +25,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "spinlock_spec", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return run_cli(*args, cwd=ROOT, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +96,8 @@ def test_json_format_prints_the_summary(run_dir):
     assert summary["epochs_done"] == EPOCHS == len(records)
     assert summary["last_epoch"]["val_loss"] == pytest.approx(records[-1]["val_loss"])
     assert summary["last_epoch"]["temperature"] == pytest.approx(records[-1]["temperature"])
-    assert summary["final_metrics"]["quality"] is not None
+    history = json.loads((run_dir / "training_history.json").read_text())
+    assert summary["final_metrics"]["quality"] == pytest.approx(history["final_metrics"]["quality"])
 
 
 def test_tensorboard_event_file_holds_the_epoch_scalars(run_dir):

@@ -49,7 +49,7 @@ def test_run_folder_contents(static_run):
     for key in ("quality", "recon_mse", "token_quality", "utilization", "perplexity", "dead_codes",
                 "topo_pre", "ari", "category_0/level_0/utilization", "category_3/level_1/perplexity"):
         assert key in fm, key
-    assert 0.0 <= fm["quality"] <= 1.0 and fm["ari"] == pytest.approx(1.0)
+    assert fm["quality"] > 0.03 and fm["ari"] == pytest.approx(1.0)    # above the clamp: the mean predictor scores 0
     lines = run.file("metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
     meta = run.read_json("best_model.json")

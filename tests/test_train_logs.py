@@ -58,7 +58,7 @@ def test_learnable_log_lines_in_guide_order():
     blocks = _epoch_blocks(lines)
     assert len(blocks) == 3
     temps = []
-    for e, block in enumerate(blocks, 1):
+    for block in blocks:
         assert EPOCH_RE.match(block[0]) and COMP_RE.match(block[1]), block[:2]
         assert block[2].startswith(PAD + "assign_orthogonality=")
         assert block[3].startswith(PAD + "assign_balance=")

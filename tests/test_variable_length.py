@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -17,19 +16,13 @@ import spinlock_spec as ss
 from spinlock_spec.compile.summary import summary_text
 from spinlock_spec.nn.model import FamilyInput, LearnableCategoricalVQVAE
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, main_exit_code
+
 EXAMPLE = str(ROOT / "examples" / "learnable_vqvae_variable_length.yaml")
 SMALL = ["dataset.synthetic.n_samples=400", "dataset.synthetic.features_per_group=3", "training.batch_size=64"]
 
 
-def _cli(argv) -> int:
-    from spinlock_spec.cli.main import main
-
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
+_cli = main_exit_code
 
 
 # --------------------------------------------------------------------------- full model, no training
@@ -88,7 +81,7 @@ def test_variable_length_example_trains_on_embedded_data(tmp_path):
     history = result.history
     assert len(history["train_loss"]) == 1 and all(map(math.isfinite, history["train_loss"] + history["val_loss"]))
     assert history["trainer_type"] == "LearnableVQVAETrainer" and len(history["temperature"]) == 1
-    assert 0 < history["final_metrics"]["quality"] <= 1
+    assert history["final_metrics"]["quality"] > 0.05          # one epoch already beats the mean predictor
     assert (tmp_path / "run" / "final_model.safetensors").is_file()
 
 

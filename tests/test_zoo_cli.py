@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from test_zoo_support import REPO, run_cli, simple_entry, write_registry, zoo_cache  # noqa: F401
+from test_zoo_support import REPO, run_cli, simple_entry, write_registry
 
 NO_TORCH = """
 import sys

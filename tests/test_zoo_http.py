@@ -14,8 +14,7 @@ from spinlock_spec.errors import ZooError
 from spinlock_spec.zoo import pull, pull_entry
 from spinlock_spec.zoo.cache import MARKER
 from test_zoo_support import (REPO, SPEC_TEXT, entry_record, free_port, run_cli, sha, simple_entry,
-                              snapshot, start_http_server, start_misbehaving_server, write_registry,
-                              zoo_cache)  # noqa: F401  (fixture)
+                              snapshot, start_http_server, start_misbehaving_server, write_registry)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from spinlock_spec.errors import ZooError
 from spinlock_spec.resources import zoo_dir
 from spinlock_spec.zoo import entry_dir, pull, pull_entry, resolve_spec_ref
-from test_zoo_support import snapshot, simple_entry, write_registry, zoo_cache  # noqa: F401
+from test_zoo_support import snapshot, simple_entry, write_registry
 
 
 def test_bundled_entry_pulls_into_cache_and_resolves(zoo_cache):

@@ -13,11 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-SPEC_TEXT = "dataset:\n  path: null\nfamilies:\n  summary:\n    encoder: identity\nrandom_seed: 3\n"
+from helpers import MINIMAL_SPEC as SPEC_TEXT  # noqa: F401  (re-exported to the zoo tests)
+from helpers import ROOT as REPO
+from helpers import cli
 
 
 def sha(data: bytes) -> str:
@@ -184,18 +183,6 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "spinlock_spec", *args], capture_output=True, text=True,
-                          env=full_env, cwd=str(REPO), timeout=timeout)
+    """The real CLI in a subprocess, run from the repository root."""
+    return cli(*args, cwd=REPO, env=env, timeout=timeout)
 
-
-@pytest.fixture
-def zoo_cache(tmp_path, monkeypatch) -> Path:
-    """A private, empty cache root; offline and registry env variables cleared."""
-    root = tmp_path / "cache"
-    monkeypatch.setenv("SPINLOCK_SPEC_CACHE", str(root))
-    monkeypatch.delenv("SPINLOCK_SPEC_OFFLINE", raising=False)
-    monkeypatch.delenv("SPINLOCK_SPEC_REGISTRY", raising=False)
-    monkeypatch.setenv("SPINLOCK_SPEC_TIMEOUT", "10")
-    return root

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_zoo_support import REPO, run_cli, snapshot, zoo_cache  # noqa: F401
+from test_zoo_support import REPO, run_cli, snapshot
 
 ZOO = REPO / "zoo"
 # How close the metrics of pulled weights, evaluated on regenerated data, must be to the
@@ -50,8 +50,10 @@ def test_at_least_two_entries_carry_complete_small_weights():
         for f in entry["files"]:
             assert f["size"] < 5 * 1024 * 1024, f
             assert (folder / f["path"]).stat().st_size == f["size"]
-        for key in ("quality", "utilization", "token_quality", "ari"):
-            assert 0.0 <= entry["metrics"][key] <= 1.0, (entry["name"], key)
+        # the shipped weights are good ones: they found the planted groups and use their codebooks
+        floors = {"quality": 0.6, "token_quality": 0.6, "utilization": 0.8, "ari": 0.95}
+        for key, floor in floors.items():
+            assert entry["metrics"][key] >= floor, (entry["name"], key, entry["metrics"][key])
         data = entry["training_data"]
         assert data["source"] == "synthetic" and isinstance(data["synthetic"]["seed"], int)
         assert entry["training"]["epochs"] >= 1 and entry["training"]["script"] == "scripts/train_zoo_weights.py"
