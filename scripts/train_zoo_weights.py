@@ -90,6 +90,7 @@ def train_entry(name: str, version: str | None, epochs: int, work: Path, zoo_roo
     import torch
 
     from spinlock_spec import api
+    from spinlock_spec.runs import names
     from spinlock_spec.zoo.index import add_entry_files
 
     record = _entry_record(zoo_root, name, version)
@@ -116,11 +117,11 @@ def train_entry(name: str, version: str | None, epochs: int, work: Path, zoo_roo
           ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()), flush=True)
 
     files = {
-        "weights": out / "best_model.safetensors",
-        "weights_meta": out / "best_model.json",
-        "normalization": out / api.NORMALIZATION_FILE,
-        "categories": [out / "categories.json", out / api.INITIAL_CATEGORIES_FILE],
-        "config": out / api.CONFIG_FILE,
+        "weights": out / names.weights_file(names.BEST_STEM),
+        "weights_meta": out / names.BEST_MODEL_FILE,
+        "normalization": out / names.NORMALIZATION_FILE,
+        "categories": [out / names.CATEGORIES_FILE, out / names.INITIAL_CATEGORIES_FILE],
+        "config": out / names.CONFIG_FILE,
     }
     for value in files.values():
         for path in (value if isinstance(value, list) else [value]):

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from spinlock_spec.errors import CheckpointError, DataError, SpecError
 from spinlock_spec.logs import get_logger
 
-CONFIG_FILE = "config.yaml"
-NORMALIZATION_FILE = "normalization_stats.npz"
-INITIAL_CATEGORIES_FILE = "initial_categories.json"
+from spinlock_spec.runs.names import BEST_MODEL_FILE, CONFIG_FILE, FINAL_MODEL_FILE, INITIAL_CATEGORIES_FILE, \
+    NORMALIZATION_FILE  # noqa: F401 (CONFIG_FILE, NORMALIZATION_FILE: part of the API)
 LEARNABLE_BANNER = ("[LEARNABLE ASSIGNMENT MODE]",
                     "Creating learnable categorical VQ-VAE with end-to-end assignment learning")
 
@@ -205,7 +204,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     ``init_from``: a run folder or ``zoo:NAME`` whose weights start the training.
     """
     from spinlock_spec.assemble.model_builder import trainer_class
-    from spinlock_spec.train.run_dir import RunDir
+    from spinlock_spec.runs.folder import RunDir
 
     log = get_logger()
     extra = list(overrides) + _overrides_for(epochs, batch_size, learning_rate, device)  # flags win
@@ -414,7 +413,7 @@ def _model_folder(source) -> Path:
         from spinlock_spec.zoo import entry_dir
 
         folder = Path(entry_dir(text))
-        if not any((folder / f"{w}_model.json").is_file() for w in ("best", "final")):
+        if not any((folder / name).is_file() for name in (BEST_MODEL_FILE, FINAL_MODEL_FILE)):
             raise CheckpointError(f"{text} is a spec-only zoo entry: it has no pretrained weights",
                                   code="E400", hint=f"train it (spinlock-spec train {text}); "
                                   "`spinlock-spec zoo list` shows which entries have weights")

@@ -316,7 +316,7 @@ def stale_docs(docs_dir: str | Path) -> list[str]:
 
 
 def write_docs(docs_dir: str | Path) -> list[Path]:
-    from spinlock_spec.train.run_dir import atomic_write_text
+    from spinlock_spec.atomic import atomic_write_text
 
     docs_dir = Path(docs_dir)
     written = []

@@ -10,7 +10,8 @@ import torch
 
 from spinlock_spec.errors import CheckpointError
 from spinlock_spec.train.checkpoint import load_model, model_state_tensors, strip_compile_prefix
-from spinlock_spec.train.run_dir import RunDir, atomic_write_bytes
+from spinlock_spec.atomic import atomic_write_bytes
+from spinlock_spec.runs.folder import RunDir
 from test_train_helpers import (build_model, make_trainer, planted_arrays, split, training_cfg,
                                 true_labels)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from spinlock_spec.errors import CheckpointError
-from spinlock_spec.train.run_dir import RunDir
+from spinlock_spec.runs.folder import RunDir
 from spinlock_spec.train.trainer import TrainingInterrupted
 from test_train_helpers import build_model, make_trainer, planted_arrays, state_snapshot, training_cfg
 

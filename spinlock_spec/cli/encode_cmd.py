@@ -19,7 +19,7 @@ def encode_cmd(run, model, data, out, which, reconstructions):
     import numpy as np
 
     from spinlock_spec import api
-    from spinlock_spec.train.run_dir import atomic_write_bytes
+    from spinlock_spec.atomic import atomic_write_bytes
 
     source = run or model
     if source is None:

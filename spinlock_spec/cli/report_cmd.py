@@ -24,7 +24,7 @@ def report_cmd(run, out, fmt, no_data):
         from spinlock_spec.report import build_summary
 
         summary = build_summary(run, use_data=not no_data)
-        from spinlock_spec.train.run_dir import dumps_json
+        from spinlock_spec.runs.folder import dumps_json
 
         click.echo(dumps_json(summary))
         return

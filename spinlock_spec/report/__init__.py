@@ -13,7 +13,6 @@ from spinlock_spec.lazy import lazy_exports
 
 _EXPORTS = {
     "make_report": "builder", "ReportResult": "builder", "build_summary": "builder",
-    "read_run": "run_files", "RunFiles": "run_files",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .run_files import RunFiles, read_run
+from spinlock_spec.runs.reader import RunFiles, read_run
 from .series import codebook_grid, series_from_records
 
 REPORT_DIR = "report"
@@ -47,7 +47,8 @@ def make_report(run_path: str | Path, out: str | Path | None = None, *, use_mode
                 use_data: bool = True) -> ReportResult:
     """Write the PNG figures, ``summary.json`` and ``index.html`` into ``out``
     (default: ``RUN/report``)."""
-    from spinlock_spec.train.run_dir import atomic_write_text, dumps_json
+    from spinlock_spec.atomic import atomic_write_text
+    from spinlock_spec.runs.folder import dumps_json
 
     from . import figures as F
     from .html_page import render_page

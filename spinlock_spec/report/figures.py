@@ -43,7 +43,7 @@ FIGURE_FILES = ("loss.png", "codebook_curves.png", "learnable.png", "codebook_gr
 def _save(fig, out: Path, name: str) -> None:
     import io
 
-    from spinlock_spec.train.run_dir import atomic_write_bytes
+    from spinlock_spec.atomic import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, dpi=DPI, format="png")

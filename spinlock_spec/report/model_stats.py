@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from spinlock_spec.errors import CheckpointError, UserError
+from spinlock_spec.runs.names import BEST_STEM, CATEGORIES_FILE, FINAL_MODEL_FILE, FINAL_STEM, MODEL_FILES, weights_file
 
 MAX_ROWS = 5000
 BATCH = 1024
@@ -59,19 +60,19 @@ def assignment_from_categories(categories: dict[str, Any]) -> ModelStats | None:
             if 0 <= i < F:
                 names[i] = str(feat.get("name", names[i]))
                 matrix[i, k] = float(feat.get("confidence", 1.0)) if learnable else 1.0
-    return ModelStats("categories.json", names, [str(c.get("name", f"category_{k}")) for k, c in enumerate(cats)],
+    return ModelStats(CATEGORIES_FILE, names, [str(c.get("name", f"category_{k}")) for k, c in enumerate(cats)],
                       matrix, learnable, temperature=categories.get("temperature"))
 
 
 def _load(folder: Path, finished: bool):
     from spinlock_spec.train.checkpoint import load_model
 
-    which = "final" if (folder / "final_model.json").is_file() else "best"
+    which = "final" if (folder / FINAL_MODEL_FILE).is_file() else "best"
     last: CheckpointError | None = None
     for attempt in range(3):            # a running trainer may be replacing best_model.* right now
         try:
             model, meta = load_model(folder, which=which)
-            return model, meta, f"{which}_model"
+            return model, meta, FINAL_STEM if which == "final" else BEST_STEM
         except CheckpointError as exc:
             last = exc
             if finished:
@@ -85,7 +86,7 @@ def _load(folder: Path, finished: bool):
 def load_model_stats(folder: Path, *, finished: bool, categories: dict[str, Any] | None,
                      use_data: bool = True, max_rows: int = MAX_ROWS) -> ModelStats | None:
     """Stats from the run's weights; None when there are no weights yet."""
-    if not any((folder / n).is_file() for n in ("final_model.json", "best_model.json")):
+    if not any((folder / n).is_file() for n in MODEL_FILES):
         return None
     import torch
 
@@ -104,7 +105,7 @@ def load_model_stats(folder: Path, *, finished: bool, categories: dict[str, Any]
     names = category_names(model, K)
     if categories and len(categories.get("categories") or []) == K:
         names = [str(c.get("name", n)) for c, n in zip(categories["categories"], names)]
-    stats = ModelStats(f"{source}.safetensors", list(model.feature_names), names, matrix, learnable,
+    stats = ModelStats(weights_file(source) if source in (FINAL_STEM, BEST_STEM) else source, list(model.feature_names), names, matrix, learnable,
                        temperature=float(model.temperature) if learnable else None,
                        epoch=meta.get("epoch"))
     if use_data:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model_stats import ModelStats
-from .run_files import RunFiles
+from spinlock_spec.runs.reader import RunFiles
 from .series import codebook_grid
 
 FINAL_METRIC_KEYS = ("quality", "recon_mse", "token_quality", "token_recon_mse", "utilization",

@@ -1,7 +1,7 @@
-"""train layer: trainers, metrics, checkpoints and the run folder (see docs/architecture.md).
+"""train layer: trainers, metrics and checkpoints (see docs/architecture.md).
 
-Public names are imported lazily so that ``spinlock_spec.train.run_dir`` (numpy
-only) does not pull in torch.
+Public names are imported lazily, so importing the package does not pull in torch.
+The run folder (``RunDir``, file names) lives in :mod:`spinlock_spec.runs`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ _EXPORTS = {
     "VQVAETrainer": "trainer", "LearnableVQVAETrainer": "trainer", "make_trainer": "trainer",
     "TrainingInterrupted": "trainer", "TrainingDivergedError": "trainer",
     "load_model": "checkpoint", "save_model": "checkpoint",
-    "RunDir": "run_dir", "atomic_write_bytes": "run_dir", "atomic_write_text": "run_dir",
     "evaluate": "metrics", "labels_from_true_groups": "metrics",
     "TrainingConfig": "config", "LearnableConfig": "config",
 }

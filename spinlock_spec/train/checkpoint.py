@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from .run_dir import RunDir, dumps_json, sigint_deferred
+from ..runs.folder import RunDir, dumps_json, sigint_deferred
+from ..runs.names import BEST_STEM, FINAL_MODEL_FILE, FINAL_STEM, meta_file
 
 MODEL_FORMAT = "spinlock-spec/model"
 STATE_FORMAT = "spinlock-spec/training-state"
@@ -192,13 +193,13 @@ def save_model(run_dir: RunDir, stem: str, model: torch.nn.Module, *, spec_hash:
 def _model_json_path(run_or_file: str | os.PathLike | RunDir, which: str) -> Path:
     p = Path(run_or_file.path if isinstance(run_or_file, RunDir) else run_or_file)
     if p.is_dir():
-        candidates = [p / f"{which}_model.json"]
+        candidates = [p / meta_file(FINAL_STEM if which == "final" else BEST_STEM)]
         if which == "best":
-            candidates.append(p / "final_model.json")
+            candidates.append(p / FINAL_MODEL_FILE)
         for c in candidates:
             if c.is_file():
                 return c
-        raise CheckpointError(f"{p}: no {which}_model.json in this run folder "
+        raise CheckpointError(f"{p}: no {candidates[0].name} in this run folder "
                               "(is it a spinlock-spec run? was training interrupted before epoch 1?)",
                               code="E400")
     if p.suffix == ".safetensors":

@@ -25,7 +25,7 @@ import time
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from .run_dir import to_jsonable
+from ..runs.folder import to_jsonable
 
 MODEL_TERMS = ("recon", "vq", "ortho", "info", "topo")
 ASSIGN_TERMS = ("assign_orthogonality", "assign_balance")

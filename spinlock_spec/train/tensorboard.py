@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import UserError
 
-TENSORBOARD_DIR = "tensorboard"
 INSTALL_HINT = 'pip install "spinlock-spec[tensorboard]"  (or set logging.tensorboard: false)'
 # record keys holding {name: value} dicts, logged as "<key>/<name>"
 _GROUPS = ("components", "val_components", "terms", "val_terms", "assign")

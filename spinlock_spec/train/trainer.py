@@ -39,12 +39,9 @@ from .epoch_log import ASSIGN_TERMS, MODEL_TERMS, Console, ProgressBar, epoch_te
 from .lr_schedule import lr_factor
 from .metrics import (CodeUsage, category_names, evaluate, feature_categories, n_rows, take_rows,
                       usage_metrics)
-from .run_dir import RunDir, sigint_deferred
-
-HISTORY_FILE = "training_history.json"
-METRICS_FILE = "metrics.jsonl"
-CATEGORIES_FILE = "categories.json"
-CHECKPOINT_STEM = "checkpoint"
+from ..runs.folder import RunDir, sigint_deferred
+from ..runs.names import BEST_MODEL_FILE, BEST_STEM, CATEGORIES_FILE, CHECKPOINT_STEM, FINAL_STEM, HISTORY_FILE, \
+    METRICS_FILE, TENSORBOARD_DIR
 PROGRESS_MIN_BATCHES = 50
 # learnable_assignment.assignment_lr x ASSIGNMENT_LR_UNIT = the most a logit moves per epoch
 ASSIGNMENT_LR_UNIT = 1000.0
@@ -129,7 +126,7 @@ class VQVAETrainer:
         # logging.tensorboard: per-epoch scalars (+ assignment image) in RUN/tensorboard (train/tensorboard.py)
         self.tensorboard = None
         if tensorboard and self.run_dir is not None:
-            from .tensorboard import TENSORBOARD_DIR, TensorBoardWriter
+            from .tensorboard import TensorBoardWriter
             self.tensorboard = TensorBoardWriter(self.run_dir.path / TENSORBOARD_DIR)
 
         self.model = model.to(self.device)
@@ -427,7 +424,7 @@ class VQVAETrainer:
         self._append_history(record)
         if self.run_dir is not None:
             if improved:
-                ckpt.save_model(self.run_dir, "best_model", self.model, spec_hash=self.spec_hash,
+                ckpt.save_model(self.run_dir, BEST_STEM, self.model, spec_hash=self.spec_hash,
                                 epoch=epoch, metrics=record["metrics"], extra=self.extra_metadata)
             if self.cfg.save_every and epoch % self.cfg.save_every == 0:
                 ckpt.save_model(self.run_dir, f"model_epoch_{epoch:04d}", self.model,
@@ -519,10 +516,10 @@ class VQVAETrainer:
         self.console.event({"event": "finished", "epoch": self.epoch, "best_epoch": self.best_epoch,
                             "best_val": self.best_val, "final_metrics": final})
         if self.run_dir is not None:
-            ckpt.save_model(self.run_dir, "final_model", self.model, spec_hash=self.spec_hash,
+            ckpt.save_model(self.run_dir, FINAL_STEM, self.model, spec_hash=self.spec_hash,
                             epoch=self.epoch, metrics=final, extra=self.extra_metadata)
-            if not self.run_dir.exists("best_model.json"):
-                ckpt.save_model(self.run_dir, "best_model", self.model, spec_hash=self.spec_hash,
+            if not self.run_dir.exists(BEST_MODEL_FILE):
+                ckpt.save_model(self.run_dir, BEST_STEM, self.model, spec_hash=self.spec_hash,
                                 epoch=self.epoch, metrics=final, extra=self.extra_metadata)
             self.run_dir.write_json(CATEGORIES_FILE, self.categories_report())
             self.run_dir.write_json(HISTORY_FILE, self.history)

@@ -1,4 +1,4 @@
-"""Reading a run folder for the report: tolerant of a run that is still training.
+"""Reading a run folder (for the report and the run listings): tolerant of a run that is still training.
 
 Only what is present is read.  A file that exists but cannot be parsed is a
 :class:`CheckpointError` (exit 2) naming it, with one exception: the last line of
@@ -14,14 +14,8 @@ from typing import Any
 
 from spinlock_spec.errors import CheckpointError
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.jsonl"
-HISTORY_FILE = "training_history.json"
-CATEGORIES_FILE = "categories.json"
-INITIAL_CATEGORIES_FILE = "initial_categories.json"
-MODEL_FILES = ("final_model.json", "best_model.json")
-# any of these makes a folder a run folder
-RUN_MARKERS = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, "checkpoint.json") + MODEL_FILES
+from spinlock_spec.runs.names import (CATEGORIES_FILE, CONFIG_FILE, FINAL_MODEL_FILE, HISTORY_FILE,
+                                      INITIAL_CATEGORIES_FILE, METRICS_FILE, MODEL_FILES, RUN_MARKERS)
 
 
 @dataclass
@@ -40,7 +34,7 @@ class RunFiles:
 
     @property
     def finished(self) -> bool:
-        return (self.path / "final_model.json").is_file()
+        return (self.path / FINAL_MODEL_FILE).is_file()
 
     @property
     def learnable(self) -> bool:
@@ -84,7 +78,7 @@ def read_run(path: str | Path) -> RunFiles:
     if not run.records:
         run.notes.append("no completed epoch yet (metrics.jsonl is empty or missing)")
     if not run.finished:
-        run.notes.append("final_model.json is missing: the run is still training or was interrupted; "
+        run.notes.append(f"{FINAL_MODEL_FILE} is missing: the run is still training or was interrupted; "
                          "this report shows what is there")
     return run
 

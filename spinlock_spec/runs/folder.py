@@ -1,4 +1,4 @@
-"""The run folder and atomic file writes.
+"""The run folder writer: atomic file writes and multi-file commits.
 
 Every file of a run is written to a temporary name in the same folder, flushed,
 fsynced and moved over the final name with ``os.replace`` so that a reader (or
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from spinlock_spec.atomic import TMP_PREFIX as _TMP_PREFIX
-from spinlock_spec.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+from spinlock_spec.atomic import atomic_write_bytes
 
 _defer_depth = 0
 
