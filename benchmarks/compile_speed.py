@@ -3,13 +3,12 @@ in-process `compile_file` (after a warm-up) over the examples.
 
     python benchmarks/compile_speed.py [--repeat N]
 
-Prints a table and writes benchmarks/out/compile_speed.json.  Targets: CLI <= 0.4 s,
+Prints a table and writes benchmarks/results/compile_speed.json (or --out).  Targets: CLI <= 0.4 s,
 in-process <= 20 ms per spec.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -52,8 +51,11 @@ def inprocess_times(spec: Path, repeat: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/compile_speed.json)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import metadata, write_json
     rows = []
     for spec in EXAMPLES:
         cli = statistics.median(cli_times(spec, args.repeat))
@@ -68,13 +70,10 @@ def main() -> None:
     ok_cli, ok_in = cli_all <= CLI_TARGET_S, inproc_all <= INPROC_TARGET_S * 1e3
     print(f"targets: CLI <= {CLI_TARGET_S} s: {'met' if ok_cli else 'MISSED'}; "
           f"in-process <= {INPROC_TARGET_S * 1e3:.0f} ms: {'met' if ok_in else 'MISSED'}")
-    out_dir = ROOT / "benchmarks" / "out"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"rows": rows, "cli_median_s": cli_all, "inprocess_median_ms": inproc_all,
+    result = {"benchmark": "compile_speed", "meta": metadata(torch_info=False), "rows": rows, "cli_median_s": cli_all, "inprocess_median_ms": inproc_all,
               "targets": {"cli_s": CLI_TARGET_S, "inprocess_ms": INPROC_TARGET_S * 1e3},
               "python": sys.version.split()[0], "cpus": os.cpu_count(), "load": os.getloadavg()}
-    (out_dir / "compile_speed.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {out_dir / 'compile_speed.json'}")
+    write_json(result, "compile_speed", args.out)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ utilisation on the validation split.
     python benchmarks/nn_probe.py --n 5000 --groups 6 --epochs 40
     python benchmarks/nn_probe.py --mode learnable
     python benchmarks/nn_probe.py --quantizer vqp  # vector-quantize-pytorch (if installed)
+
+Prints a table and writes benchmarks/results/nn_probe.json (or --out).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+from common import metadata, print_table, write_json
 
 from spinlock_spec.nn.model import CategoricalHierarchicalVQVAE, FamilyInput, LearnableCategoricalVQVAE
 
@@ -168,7 +171,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--verbose", action="store_true")
-    print(json.dumps(run(ap.parse_args())))
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/nn_probe.json)")
+    args = ap.parse_args()
+    result = run(args)
+    print_table([result], [("mode", "mode"), ("quantizer", "quantizer"), ("n", "rows"), ("params", "parameters"),
+                           ("samples_per_s", "samples/s"), ("time_to_0.65_s", "s to 0.65"), ("quality", "quality"),
+                           ("util_min", "util min")])
+    write_json({"benchmark": "nn_probe", "meta": metadata(), **result}, "nn_probe", args.out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ Rounds are interleaved and the minimum is reported (robust on a shared CPU).
 Keys starting with "_" are benchmark options: _learnable, _fused_adam, _credit_mask
 (learnable only; default 0.25, the trainer's default).  model.dropout defaults to the
 spec's 0.1.  --profile prints a torch.profiler table per variant instead of timings.
+--threads=N (default 2); --out=PATH (default benchmarks/results/nn_step_time.json).
+Prints a table and writes the JSON.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sys
 import time
 
 import torch
+from common import metadata, print_table, write_json
 
 from spinlock_spec.nn.model import CategoricalHierarchicalVQVAE, FamilyInput, LearnableCategoricalVQVAE
 
@@ -74,16 +77,21 @@ def main(argv):
             step()
         runs[v] = (model, step, [])
     for _ in range(6):
-        for model, step, times in runs.values():
+        for _model, step, times in runs.values():
             t0 = time.perf_counter()
             for _ in range(10):
                 step()
             times.append((time.perf_counter() - t0) / 10)
+    rows = []
     for v, (model, _, times) in runs.items():
         best = min(times)
-        print(json.dumps({"variant": v, "threads": threads, "step_ms_min": round(best * 1e3, 2),
-                          "step_ms_median": round(sorted(times)[len(times) // 2] * 1e3, 2),
-                          "samples_per_s": round(512 / best), "params": sum(p.numel() for p in model.parameters())}))
+        rows.append({"variant": v, "threads": threads, "step_ms_min": round(best * 1e3, 2),
+                     "step_ms_median": round(sorted(times)[len(times) // 2] * 1e3, 2),
+                     "samples_per_s": round(512 / best), "params": sum(p.numel() for p in model.parameters())})
+    print_table(rows, [("variant", "variant"), ("step_ms_min", "step ms (min)"), ("step_ms_median", "step ms (median)"),
+                       ("samples_per_s", "samples/s"), ("params", "parameters")])
+    out = next((a.split("=", 1)[1] for a in argv if a.startswith("--out=")), None)
+    write_json({"benchmark": "nn_step_time", "meta": metadata(), "runs": rows}, "nn_step_time", out)
 
 
 if __name__ == "__main__":

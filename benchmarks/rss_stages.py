@@ -3,7 +3,9 @@ memory): after importing torch and spinlock_spec, creating the CUDA context, the
 fp32 and bf16 matmuls, and one training step of a small model; each stage reports
 VmRSS / RssAnon / RssFile (MB) and the smaps mappings that grew most.
 
-    python benchmarks/rss_stages.py [--out JSON] [--trim]
+    python benchmarks/rss_stages.py [--out JSON] [--trim]      # needs a GPU
+
+Prints a table and writes benchmarks/results/rss_stages.json (or --out).
 
 ``--trim``: after each stage, glibc's malloc_trim(0) returns the free pages of the C
 heap to the system, and the stage also reports VmRSS after it (``trimmed_mb``): what
@@ -12,11 +14,11 @@ the stage left resident versus what it only left free in the heap.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import metadata, print_table, write_json  # noqa: E402
 from streaming import _smaps_by_mapping, _smaps_growth, _status  # noqa: E402
 
 
@@ -85,8 +87,9 @@ def main() -> int:
         op(y)
     torch.cuda.synchronize()
     mark("20 more kinds of op")
-    if a.out:
-        Path(a.out).write_text(json.dumps(stages, indent=1))
+    print_table(stages, [("stage", "stage"), ("VmRSS", "VmRSS MB"), ("RssAnon", "anonymous MB"),
+                         ("RssFile", "file-backed MB"), ("trimmed_mb", "after malloc_trim MB")])
+    write_json({"benchmark": "rss_stages", "meta": metadata(), "trim": a.trim, "stages": stages}, "rss_stages", a.out)
     return 0
 
 

@@ -6,6 +6,7 @@ loaded (false), each in its own process; peak RSS (ru_maxrss) and training sampl
                                    [--mode both|streamed|in_memory] [--data FILE] [--repeat N]
                                    [--compile [--compile-mode MODE]] [--trace]
 
+Prints a table and writes benchmarks/results/streaming_<device>.json (or --out).
 ``--data FILE`` reuses (or writes once and keeps) the HDF5 file instead of a
 temporary one; ``--mode`` runs one child only (default: both, and their ratio).
 ``--repeat N`` (for a shared, noisy machine) runs the modes N times, alternating;
@@ -165,7 +166,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/streaming_<device>.json)")
     p.add_argument("--mode", choices=("both", "streamed", "in_memory"), default="both")
     p.add_argument("--data", default=None, help="HDF5 file to reuse (written when missing, kept)")
     p.add_argument("--repeat", type=int, default=1)
@@ -215,9 +216,15 @@ def main() -> int:
                                            / results["in_memory"]["samples_per_s"])
         if a.repeat > 1:
             results["runs"] = runs
-        print(json.dumps(results, indent=1))
-        if a.out:
-            Path(a.out).write_text(json.dumps(results, indent=2))
+        from common import metadata, print_table, write_json
+
+        table = [{"mode": name, **results[name]} for name in ("in_memory", "streamed") if name in results]
+        print_table(table, [("mode", "mode"), ("samples_per_s", "training samples/s"), ("peak_rss_mb", "peak RSS MB"),
+                            ("baseline_rss_mb", "RSS before training MB"), ("quality", "quality")],
+                    title=f"\n{a.rows:,} x 128 HDF5, one epoch, {a.device}")
+        if "throughput_ratio" in results:
+            print(f"streamed / in memory throughput: {results['throughput_ratio']:.2f}")
+        write_json({"benchmark": "streaming", "meta": metadata(), **results}, f"streaming_{a.device}", a.out)
     finally:
         for f in tmp.iterdir():
             f.unlink()

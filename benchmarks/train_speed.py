@@ -21,6 +21,9 @@ Figures (per mode):
   t_quality_065     wall seconds (train + per-epoch validation) until an epoch's validation
                     quality (1 - val recon) reached 0.65; and the same in training time only
   epoch_s_median    median per-epoch training time; ``both`` reports learnable / static
+
+Prints a table and writes benchmarks/results/train_speed_<workload>_<device>.json
+(``--profile``: ..._profile.json; or --out).
 """
 from __future__ import annotations
 
@@ -34,23 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))
+from common import BATCH, metadata, print_table, workload_spec, write_json  # noqa: E402
 
-BATCH = {"A": 512, "B": 1024}
 TARGET_QUALITY = 0.65
-
-
-def make_spec(workload: str, mode: str, epochs: int) -> dict:
-    from spinlock_spec.data.synthetic import workload as workload_cfg
-
-    cfg = workload_cfg(workload)
-    return {
-        "dataset": {"synthetic": cfg, "val_fraction": 0.1},
-        "families": {"summary": {"encoder": "identity"}},
-        "training": {"batch_size": BATCH[workload], "num_epochs": epochs,
-                     "category_assignment": "auto" if mode == "static" else "learnable",
-                     "num_categories_auto": cfg["n_groups"]},
-        "random_seed": 0,
-    }
 
 
 def _overrides(args) -> list[str]:
@@ -73,7 +63,7 @@ def run_mode(args, mode: str, out_dir: Path) -> dict:
 
     overrides = _overrides(args)
     t0 = time.perf_counter()
-    result = ss.train(make_spec(args.workload, mode, args.epochs), overrides=overrides,
+    result = ss.train(workload_spec(args.workload, mode, args.epochs), overrides=overrides,
                       out=out_dir / f"run-{args.workload}-{mode}", quiet=not args.verbose, progress=False)
     total_s = time.perf_counter() - t0
     hist = result.history
@@ -117,7 +107,7 @@ def profile_mode(args, mode: str, out_dir: Path) -> dict:
     import spinlock_spec as ss
 
     overrides = _overrides(args)
-    spec = make_spec(args.workload, mode, 3)
+    spec = workload_spec(args.workload, mode, 3)
     ss.train(spec, overrides=overrides, out=out_dir / f"warm-{mode}", quiet=True, progress=False)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
     with profile(activities=acts) as prof:
@@ -159,7 +149,8 @@ def main(argv=None) -> int:
     p.add_argument("--compile", action="store_true", help="training.use_torch_compile=true (CUDA only)")
     p.add_argument("--compile-mode", default="auto", help="training.compile_mode with --compile (default auto)")
     p.add_argument("--profile", action="store_true", help="torch.profiler table of a 3-epoch run per mode")
-    p.add_argument("--out", type=str, default=None, help="JSON output (default benchmarks/out/train_speed_<wl>.json)")
+    p.add_argument("--out", type=str, default=None,
+                   help="JSON output (default benchmarks/results/train_speed_<workload>_<device>.json)")
     p.add_argument("--runs", type=str, default=None, help="where run folders go (default: a temp folder)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the modes this many times, alternating (static, learnable, static, ...): "
@@ -174,7 +165,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
     modes = ["static", "learnable"] if args.mode == "both" else [args.mode]
     out_dir = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="train_speed-"))
-    results = {"workload": args.workload, "device": args.device, "torch": torch.__version__,
+    results = {"benchmark": "train_speed", "meta": metadata(), "workload": args.workload, "device": args.device,
+               "epochs": args.epochs, "bf16": args.bf16, "compile": args.compile, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "runs": []}
     if args.device == "cuda":
         results["gpu"] = torch.cuda.get_device_name(0)
@@ -203,10 +195,13 @@ def main(argv=None) -> int:
                 sps = [r["samples_per_s"] for r in runs if r["mode"] == mode]
                 results[f"{mode}_samples_per_s_median"] = statistics.median(sps)
                 print(f"{mode}: median samples/s over {len(sps)} runs {statistics.median(sps):,.0f} ({sps})")
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "out" / f"train_speed_{args.workload}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    if not args.profile:
+        print_table(results["runs"], [("mode", "mode"), ("repeat", "run"), ("samples_per_s", "samples/s (epochs 2-)"),
+                                      ("epoch_s_median", "median epoch s"), ("quality", "quality"),
+                                      ("util_min", "util min"), ("params", "parameters"), ("total_s", "wall s")],
+                    title=f"\nworkload {args.workload}, {args.device}, {args.epochs} epochs")
+    name = f"train_speed_{args.workload}_{args.device}" + ("_profile" if args.profile else "")
+    write_json(results, name, args.out)
     return 0
 
 

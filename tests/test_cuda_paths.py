@@ -1,8 +1,8 @@
 """The CUDA training paths: torch.compile with CUDA graphs (training.compile_mode auto =
 reduce-overhead), bf16 autocast, pruning that reshapes a compiled model, resume, and
 streaming with pinned copies.  Real training runs; skipped where no GPU is present
-(on the device machine: ``python -m pytest -q tests/test_cuda_paths.py``,
-benchmarks/device_session3d.sh)."""
+(on the device machine: ``source benchmarks/device_setup.sh && python -m pytest -q
+tests/test_cuda_paths.py``, see benchmarks/README.md)."""
 import json
 
 import h5py
