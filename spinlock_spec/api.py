@@ -203,8 +203,8 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     ``resume``: a run folder to continue (its config.yaml is the spec when ``spec`` is None).
     ``init_from``: a run folder or ``zoo:NAME`` whose weights start the training.
     """
-    from spinlock_spec.assemble.model_builder import trainer_class
     from spinlock_spec.runs.folder import RunDir
+    from spinlock_spec.train.trainers import trainer_class
 
     log = get_logger()
     extra = list(overrides) + _overrides_for(epochs, batch_size, learning_rate, device)  # flags win
@@ -254,7 +254,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     main = dist_ctx.is_main           # only rank 0 writes the run folder and logs
     if resume_dir is None and main:
         _start_run_folder(run, compiled, prepared, built)
-    cls = trainer_class(compiled.graph)
+    cls = trainer_class(compiled.trainer_type)
     dist_kw = {}
     if dist_ctx.enabled:
         from spinlock_spec.train.distributed import device_for

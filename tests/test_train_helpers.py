@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from spinlock_spec.nn.model import CategoricalHierarchicalVQVAE, FamilyInput, LearnableCategoricalVQVAE
-from spinlock_spec.train.trainer import LearnableVQVAETrainer, VQVAETrainer
+from spinlock_spec.train.learnable import LearnableVQVAETrainer
+from spinlock_spec.train.trainer import VQVAETrainer
 
 N_GROUPS = 3
 PER_GROUP = 4

@@ -116,7 +116,9 @@ def test_printed_sums_check_out_after_rounding():
 
 
 def test_make_trainer_picks_the_trainer_from_the_model():
-    from spinlock_spec.train.trainer import LearnableVQVAETrainer, VQVAETrainer, make_trainer as pick
+    from spinlock_spec.train.learnable import LearnableVQVAETrainer
+    from spinlock_spec.train.trainer import VQVAETrainer
+    from spinlock_spec.train.trainers import make_trainer as pick
     train, val = split(planted_arrays())
     assert type(pick(build_model(False), train, val, {}, None, None, lambda s: None, "cpu")) is VQVAETrainer
     assert type(pick(build_model(True), train, val, {}, {}, None, lambda s: None, "cpu")) is LearnableVQVAETrainer

@@ -1,7 +1,7 @@
 """Compiled graph -> model and trainer (the graph decides the classes)."""
 from __future__ import annotations
 
-from spinlock_spec.compile.graph import LEARNABLE_MODEL, LEARNABLE_TRAINER
+from spinlock_spec.compile.graph import LEARNABLE_MODEL
 
 
 def model_config(graph) -> dict:
@@ -30,8 +30,3 @@ def build_model(graph, families, categories: list[list[int]]):
         return LearnableCategoricalVQVAE(families, categories, levels=levels, model_cfg=cfg)
     return CategoricalHierarchicalVQVAE(families, categories, levels=levels, model_cfg=cfg)
 
-
-def trainer_class(graph):
-    from spinlock_spec.train.trainer import LearnableVQVAETrainer, VQVAETrainer
-
-    return LearnableVQVAETrainer if graph.graph["trainer_type"] == LEARNABLE_TRAINER else VQVAETrainer

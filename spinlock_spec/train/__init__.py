@@ -8,7 +8,8 @@ from __future__ import annotations
 from spinlock_spec.lazy import lazy_exports
 
 _EXPORTS = {
-    "VQVAETrainer": "trainer", "LearnableVQVAETrainer": "trainer", "make_trainer": "trainer",
+    "VQVAETrainer": "trainer", "LearnableVQVAETrainer": "learnable", "make_trainer": "trainers",
+    "trainer_class": "trainers",
     "TrainingInterrupted": "trainer", "TrainingDivergedError": "trainer",
     "load_model": "checkpoint", "save_model": "checkpoint",
     "evaluate": "metrics", "labels_from_true_groups": "metrics",
