@@ -124,3 +124,15 @@ def test_make_trainer_picks_the_trainer_from_the_model():
     assert type(pick(build_model(True), train, val, {}, {}, None, lambda s: None, "cpu")) is LearnableVQVAETrainer
     with pytest.raises(TypeError, match="LearnableVQVAETrainer"):
         VQVAETrainer(build_model(True), train, val, {}, None, None, lambda s: None, "cpu")
+
+
+def test_trainer_class_maps_every_graph_trainer_type_to_its_class():
+    from spinlock_spec.compile import compile_spec
+    from spinlock_spec.train.trainers import trainer_class
+    for mode in ("auto", "learnable"):
+        c = compile_spec("families: {summary: {encoder: identity}}\n"
+                         f"training: {{category_assignment: {mode}}}\n")
+        cls = trainer_class(c.trainer_type)
+        assert cls.trainer_type == c.trainer_type and cls.learns_assignment == (mode == "learnable")
+    with pytest.raises(ValueError, match="unknown trainer_type 'Other'"):
+        trainer_class("Other")
