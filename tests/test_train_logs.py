@@ -55,6 +55,8 @@ def test_learnable_log_lines_in_guide_order():
                          "  Assignment LR: 0.001",
                          "  Temperature schedule: linear",
                          "  Gradient clip norm: 1.0"]
+    # the factor behind assignment_lr is printed, with the effective rate it gives
+    assert lines[5] == "  Effective assignment LR: 1 per epoch (assignment_lr x 1000: the most a logit moves in an epoch)"
     blocks = _epoch_blocks(lines)
     assert len(blocks) == 3
     temps = []

@@ -4,12 +4,13 @@ from __future__ import annotations
 from spinlock_spec.compile.graph import LEARNABLE_MODEL
 
 
-def model_config(graph) -> dict:
-    """The resolved model section carried by the decoder node, plus the training keys the
-    model itself uses (the topographic term's sample size)."""
-    cfg = dict(graph.nodes["decoder"]["model"])
-    cfg["topo_samples"] = graph.nodes["trainer"]["training"]["topo_samples"]
-    return cfg
+def model_config(graph):
+    """The typed model section carried by the decoder node, plus the training key the model
+    itself uses (the topographic term's sample size)."""
+    from spinlock_spec.config.sections import ModelConfig
+
+    return ModelConfig.from_dict(graph.nodes["decoder"]["model"],
+                                 topo_samples=graph.nodes["trainer"]["training"]["topo_samples"])
 
 
 def explicit_levels(graph) -> list[tuple[int, int]] | None:

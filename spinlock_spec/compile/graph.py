@@ -155,7 +155,7 @@ def build_graph(spec: dict, info, resolved=None):
                    latent_dim=spec_level["latent_dim"] if spec_level else None,
                    automatic=spec_level is None, use_ema=model["use_ema"], decay=model["decay"],
                    commitment_cost=model["commitment_cost"],
-                   uniform_codebook_init=model["uniform_codebook_init"])
+                   codebook_init=model["codebook_init"])
         g.add_edge(previous, node)
         previous = node
     g.add_node("decoder", kind="decoder", source=_src(resolved, ("model",)),

@@ -26,4 +26,9 @@ def canonical_json(data) -> str:
 
 
 def spec_hash(data) -> str:
+    """Hash of the resolved spec, renamed keys under their old names (config/renames.py), so a
+    rename keeps every existing hash."""
+    from spinlock_spec.config.renames import hash_view
+
+    data = hash_view(data)
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()

@@ -97,13 +97,13 @@ def resolve(spec, overrides=()) -> ResolvedSpec:
 
     Raises :class:`SpecError` with every problem when the spec is invalid.
     """
-    from spinlock_spec.config import legacy
+    from spinlock_spec.config import legacy, renames
     from spinlock_spec.config.defaults import fill_defaults
     from spinlock_spec.config.schema import validate
 
     loaded = load_spec(spec, overrides)
     data, positions = loaded.data, loaded.positions
-    notes = legacy.normalize(data, positions)
+    notes = renames.normalize(data, positions) + legacy.normalize(data, positions)
     problems = [d for d in notes if d.severity == "error"] + validate(data, positions)
     if problems:
         everything = sorted(problems, key=_sort_key) + sorted(

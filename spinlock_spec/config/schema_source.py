@@ -85,8 +85,9 @@ MODEL = _section("The categorical hierarchical VQ-VAE.", {
     "auto_compression_strategy": _enum(["variance", "dimensionality", "information", "balanced"], "balanced",
                                        "Original-format field: automatic sizing is fixed (docs/model.md), other values only warn."),
     "activation": _enum(["relu", "gelu", "silu"], "relu", "Non-linearity inside the category MLPs."),
-    "uniform_codebook_init": _p("boolean", True, "true: initialise codebooks from data (sampled rows + "
-                                "k-means); false: random normal."),
+    "codebook_init": _enum(["kmeans", "random"], "kmeans", "How codebooks start: kmeans = from data "
+                           "(sampled rows + k-means, kmeans_iters Lloyd iterations); random = random normal. "
+                           "Was uniform_codebook_init (true = kmeans, false = random); the old key still works."),
     "kmeans_iters": _p("integer", 10, "Lloyd iterations of the data initialisation of the codebooks.",
                        minimum=0),
     "assignment_init_scale": _p("number", 1.0, "Learnable assignment: initial logit of a feature's initial "
@@ -208,9 +209,10 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
     }),
     "orthogonality_weight": _p("number", 0.1, "Weight of the assignment orthogonality loss.", minimum=0.0),
     "balance_weight": _p("number", 0.05, "Weight of the category balance loss.", minimum=0.0),
-    "assignment_lr": _p("number", 0.001, "Learning rate of the assignment logits, per epoch: a logit moves "
-                        "at most assignment_lr x 1000 per epoch (Adam step assignment_lr x 1000 / batches "
-                        "per epoch), whatever the dataset and batch size.", exclusiveMinimum=0.0),
+    "assignment_lr": _p("number", 0.001, "Learning rate of the assignment logits in units of 1/1000 per epoch: "
+                        "the effective rate, assignment_lr x 1000, is the most a logit moves per epoch (Adam "
+                        "step assignment_lr x 1000 / batches per epoch), whatever the dataset and batch size; "
+                        "the training log prints both.", exclusiveMinimum=0.0),
     "gradient_clip_norm": _p(["number", "null"], 1.0, "Clip the assignment gradient norm; null disables.",
                              exclusiveMinimum=0.0),
     "gumbel_noise": _p("boolean", False, "Add Gumbel noise to the assignment logits."),
@@ -221,9 +223,10 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
     "assignment_warmup_epochs": _p(["integer", "null"], None, "Epochs at the start during which the "
                                    "assignment logits do not move, so that features are not moved on the "
                                    "credit of an untrained model; null = max(1, num_epochs // 10)."),
-    "credit_mask": _p("number", 0.25, "Masked credit: probability that an entry of an identity column is "
-                      "hidden from the category encoders in training; the assignment learns from how well "
-                      "each category predicts the hidden entries (0 = off).", minimum=0.0, exclusiveMaximum=1.0),
+    "credit_mask_probability": _p("number", 0.25, "Masked credit: probability that an entry of an identity "
+                                  "column is hidden from the category encoders in training; the assignment "
+                                  "learns from how well each category predicts the hidden entries (0 = off). "
+                                  "Was credit_mask; the old key still works.", minimum=0.0, exclusiveMaximum=1.0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

@@ -3,6 +3,7 @@ weights them).  Definitions are documented in docs/model.md."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def category_decorrelation(z: torch.Tensor, dim_mask: torch.Tensor) -> torch.Tensor:
@@ -77,3 +78,15 @@ def assignment_balance(probs: torch.Tensor) -> torch.Tensor:
     f, k = probs.shape
     share = probs.sum(0) / f
     return k * (share - 1.0 / k).pow(2).sum()
+
+
+def column_range(t: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """t[..., a:b], or t itself for the full range (a slice costs a zero-filled gradient)."""
+    return t if a == 0 and b == t.shape[-1] else t[..., a:b]
+
+
+def target_mse(pred: dict, target: dict) -> torch.Tensor:
+    """Mean squared error over every column of every family's target."""
+    p = torch.cat([pred[k] for k in target], dim=1)
+    t = torch.cat([target[k] for k in target], dim=1)
+    return F.mse_loss(p.float(), t.float())

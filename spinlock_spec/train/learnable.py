@@ -16,8 +16,7 @@ from .epoch_log import ASSIGN_TERMS, MODEL_TERMS
 from .optimizers import fused
 from .trainer import VQVAETrainer
 
-# learnable_assignment.assignment_lr x ASSIGNMENT_LR_UNIT = the most a logit moves per epoch
-ASSIGNMENT_LR_UNIT = 1000.0
+from .config import ASSIGNMENT_LR_UNIT     # assignment_lr x ASSIGNMENT_LR_UNIT = the most a logit moves per epoch
 
 
 def _fmt_clip(value: float | None) -> str:
@@ -47,9 +46,11 @@ class LearnableVQVAETrainer(VQVAETrainer):
         self.console.info("Learnable assignment training enabled:",
                           f"  Assignment LR: {lc.assignment_lr:g}",
                           f"  Temperature schedule: {lc.temperature_schedule}",
-                          f"  Gradient clip norm: {_fmt_clip(lc.gradient_clip_norm)}")
+                          f"  Gradient clip norm: {_fmt_clip(lc.gradient_clip_norm)}",
+                          f"  Effective assignment LR: {lc.effective_assignment_lr:g} per epoch "
+                          f"(assignment_lr x {ASSIGNMENT_LR_UNIT:g}: the most a logit moves in an epoch)")
         self.console.event({"event": "learnable_assignment_enabled",
-                            "assignment_lr": lc.assignment_lr,
+                            "assignment_lr": lc.assignment_lr, "effective_assignment_lr": lc.effective_assignment_lr,
                             "assignment_step": self.assignment_step(),
                             "temperature_schedule": lc.temperature_schedule,
                             "temperature_start": lc.temperature_start,
@@ -58,7 +59,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         # the assignment training starts from (initial categories): "moved" counts against it
         self.initial_assignment = self.model.hard_assignment().detach().cpu().clone()
         if hasattr(self.model, "gumbel_noise"):
-            self.model.gumbel_noise = lc.gumbel_noise
+            self.model.gumbel_noise = lc.gumbel_scale
 
     def make_callbacks(self, *, tensorboard: bool) -> list[Callback]:
         own = [CollapseWatch(self), TemperatureSchedule(self), CategoryPruning(self)]
@@ -93,7 +94,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         units of 1/ASSIGNMENT_LR_UNIT logit (Adam moves a parameter by about its lr per
         step), so ``assignment_lr`` x ASSIGNMENT_LR_UNIT is the most a logit can move in
         one epoch whatever the dataset size and batch size (0.001 -> 1.0 per epoch)."""
-        return self.learnable.assignment_lr * ASSIGNMENT_LR_UNIT / max(self.num_batches(), 1)
+        return self.learnable.effective_assignment_lr / max(self.num_batches(), 1)
 
     def _clip_groups(self):
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm),

@@ -48,7 +48,7 @@ class TemperatureSchedule(Callback):
         if hasattr(model, "credit_mask"):
             # masked credit while the assignment is soft; the straight-through epochs
             # train the model on full inputs under the hard assignment it is evaluated with
-            model.credit_mask = 0.0 if hard_phase else self.trainer.learnable.credit_mask
+            model.credit_mask = 0.0 if hard_phase else self.trainer.learnable.credit_mask_probability
 
     def after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         t = self.trainer

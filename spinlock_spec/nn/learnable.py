@@ -1,0 +1,291 @@
+"""The learnable-assignment model: P = softmax(logits / temperature), trained end to
+end with masked credit, and category pruning (docs/model.md)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .categorical import CategoricalHierarchicalVQVAE
+from .dropout import cpu_keep_mask
+from .losses import assignment_balance, assignment_orthogonality, column_range, target_mse
+
+CREDIT_ROWS = 128        # rows of a batch that estimate the learnable assignment's credit and probe
+
+
+class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
+    """Learnable categories: P = softmax(logits / temperature) per feature.
+
+    ``categories`` is the *initial* assignment (clustering or mapping file):
+    logit = ``init_scale`` for the initial category, 0 elsewhere (a feature in no
+    initial category starts uniform).  Level sizes follow the initial sizes.
+
+    Training forward: P soft, optional Gumbel noise (``gumbel_noise`` = its scale,
+    0 = off) and optional straight-through hard assignment (``straight_through``:
+    forward one-hot argmax, backward the soft gradient).  Eval mode, ``encode``
+    and ``decode_codes`` use the hard assignment (argmax one-hot), which is what
+    checkpoints and tokens mean after training.
+    """
+
+    def __init__(self, families, categories, levels=None, model_cfg=None, init_scale: float | None = None,
+                 temperature: float = 1.0):
+        super().__init__(families, categories, levels, model_cfg)
+        scale = float(init_scale if init_scale is not None else self.config.assignment_init_scale)
+        self.init_scale = scale
+        self.assignment_logits = nn.Parameter(self._one_hot(self.categories, self.num_features) * scale)
+        # per-epoch state the trainer sets, kept in 0-d buffers that the forward pass reads
+        # as data: torch.compile then builds one graph for the whole run instead of one per
+        # temperature (the Python floats below mirror them for logs, no device sync)
+        self.register_buffer("_temperature", torch.tensor(1.0), persistent=False)
+        self.register_buffer("_straight_through", torch.tensor(0.0), persistent=False)
+        self.register_buffer("_credit_mask", torch.tensor(0.0), persistent=False)
+        # probe statistics: sum over training rows of (out_c,f - x_f)^2 for every category c and
+        # identity feature f, and the row count (accumulated on the device, read and reset by
+        # the trainer: how well each category would reconstruct each feature)
+        self.register_buffer("probe_error", torch.zeros(self.num_categories, self.num_features), persistent=False)
+        self.register_buffer("probe_rows", torch.zeros(()), persistent=False)
+        self.temperature = float(temperature)
+        self.gumbel_noise = 0.0
+        self.straight_through = False
+        self.credit_mask = 0.0          # masked credit probability (the trainer sets it)
+        ident = torch.zeros(self.num_features)
+        for enc, (a, b) in zip(self.encoders, self.feature_slices):
+            if enc.is_identity:
+                ident[a:b] = 1.0
+        self.register_buffer("identity_columns", ident, persistent=False)
+        self._all_identity = bool(ident.all())
+
+    def _allows_empty_categories(self) -> bool:
+        return True
+
+    def _set_state(self, name: str, value: float) -> None:
+        self.__dict__[name] = value
+        getattr(self, "_" + name).fill_(float(value))
+
+    temperature = property(lambda self: self.__dict__["temperature"],
+                           lambda self, v: self._set_state("temperature", float(v)),
+                           doc="Softmax temperature of the assignment (float; stepped per epoch).")
+    straight_through = property(lambda self: self.__dict__["straight_through"],
+                                lambda self, v: self._set_state("straight_through", bool(v)),
+                                doc="Forward the hard (argmax) assignment, backward the soft gradient.")
+    credit_mask = property(lambda self: self.__dict__["credit_mask"],
+                           lambda self, v: self._set_state("credit_mask", float(v)),
+                           doc="Masked-credit probability p (0 = off); see _encoder_inputs.")
+
+    def _tau(self) -> torch.Tensor:
+        return self._temperature.clamp(min=1e-6)
+
+    def _credit_on(self, detached: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+        """``detached`` while masked credit is on, else ``live`` (traced: a select on the
+        0-d buffer; eager: the Python mirror, no op)."""
+        if torch.compiler.is_compiling():
+            return torch.where(self._credit_mask > 0, detached, live)
+        return detached if self.credit_mask > 0 else live
+
+    def assignment_parameters(self) -> list[nn.Parameter]:
+        return [self.assignment_logits]
+
+    def assignment_probs(self) -> torch.Tensor:
+        """[F, K] = softmax(logits / temperature) (no noise)."""
+        return torch.softmax(self.assignment_logits / self._tau(), dim=-1)
+
+    def hard_assignment(self) -> torch.Tensor:
+        """LongTensor [F]: the category of each feature (argmax of the logits)."""
+        return self.assignment_logits.detach().argmax(-1)
+
+    def hard_categories(self) -> list[list[int]]:
+        hard = self.hard_assignment().tolist()
+        return [[f for f, c in enumerate(hard) if c == k] for k in range(self.num_categories)]
+
+    def assignment_matrix(self, hard: bool | None = None) -> torch.Tensor:
+        if hard is None:
+            hard = not self.training
+        if hard:
+            return F.one_hot(self.hard_assignment(), self.num_categories).float()
+        logits = self.assignment_logits
+        if self.gumbel_noise > 0:
+            u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
+            logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
+        probs = torch.softmax(logits / self._tau(), dim=-1)
+        # straight-through: forward the argmax one-hot, backward the soft gradient.  Traced
+        # (torch.compile): arithmetic on the 0-d buffer, one graph for both phases; eager:
+        # the Python flag skips the work while it is off
+        compiling = torch.compiler.is_compiling()
+        if not (compiling or self.straight_through):
+            return probs
+        one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
+        flag = self._straight_through if compiling else 1.0
+        return probs + flag * (one_hot - probs).detach()
+
+    def _encoder_inputs(self, feats, membership):
+        """Masked credit (``credit_mask`` = p > 0, training only): every entry of an
+        identity column is hidden from the encoders with probability p (the same
+        Bernoulli draw for all categories), and the encoders see P without gradient.
+        The assignment then learns only from how well each category predicts the
+        entries it did NOT see, so a wrong category cannot keep a feature by copying
+        it through its own input.  Returns the mask [B, F] as the credit (all zeros
+        when p = 0: the same graph serves both phases)."""
+        if not self.training:
+            return feats, membership, None
+        p = self._credit_mask
+        if feats.device.type == "cpu" and not torch.compiler.is_compiling():   # nn/dropout.py's cheap mask
+            hide = ~cpu_keep_mask(feats.shape, self.credit_mask)[0]
+        else:
+            hide = torch.rand_like(feats) < p
+        m = hide.to(feats.dtype) * self.identity_columns
+        return feats * (1.0 - m), self._credit_on(membership.detach(), membership), m
+
+    def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
+        if credit is None:
+            return membership
+        if self._all_identity:           # every column is an identity column: nothing to keep
+            return self._credit_on(membership.detach(), membership)
+        ident = self.identity_columns[:, None] > 0
+        return self._credit_on(torch.where(ident, membership.detach(), membership), membership)
+
+    def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor,
+                    credit=None):
+        """Expected reconstruction error under the assignment.  For a column f of an
+        identity family: sum_c P[f,c] (out_c,f - x_f)^2, the error of category c's own
+        reconstruction of f weighted by P (out_c = every category decodes every
+        feature); for an encoded family's targets: the error of the head applied to
+        the P-mixed reconstruction.  Averaged over all target columns.  For a one-hot P
+        (eval, static) this is exactly the plain MSE; for a soft P its gradient moves
+        each feature's mass towards the categories that reconstruct it best.
+
+        Summed over the batch without the [K, B, F] tensor: with the mixed
+        reconstruction m_f = sum_c P[f,c] out_c,f that the forward pass computed,
+        sum_c P[f,c] (out_c,f - x_f)^2 = sum_c P[f,c] out_c,f^2 - 2 x_f m_f + x_f^2,
+        and sum_b out_c,f^2 comes from each category's Gram matrix."""
+        if not self.training or credit is None:
+            return target_mse(recon, targets)
+        total, count = 0.0, 0
+        # credit and probe are stochastic estimates: they use the first CREDIT_ROWS rows,
+        # scaled to the batch; the expected error itself is summed exactly over the batch
+        n = hidden.shape[1]
+        rows = min(n, CREDIT_ROWS)
+        scale = n / rows
+        probe = None
+        with torch.no_grad():
+            self.probe_rows += rows
+        for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
+            t = targets[fam.name].float()
+            count += t.numel()
+            if not enc.is_identity:
+                total = total + ((recon[fam.name].float() - t) ** 2).sum()
+                continue
+            if probe is None:
+                probe = self.dec_out.per_category(hidden[:, :rows].detach())     # [K, R, F]
+            pt = column_range(membership.t(), a, b)                                  # [K, f]
+            sq = self.dec_out.batch_sq_norm(hidden, a, b)                     # [K, f]
+            cross = 2.0 * (t * recon[fam.name].float()).sum() - (t * t).sum()
+            p = self._credit_mask
+            # value: the expected error.  Without credit (p = 0) its P gradient trains the
+            # assignment; with credit the model gradient still covers all entries (the mixed
+            # reconstruction carries no P gradient then, see _decoder_membership) and the P
+            # gradient comes from the hidden entries only (scaled by 1/p to the same size)
+            total = total + (sq * self._credit_on(pt.detach(), pt)).sum() - cross
+            fam_probe = column_range(probe, a, b)                                    # [K, R, f]
+            probe_sq = (fam_probe - t[None, :rows]) ** 2                      # [K, R, f]
+            err = probe_sq.detach()
+            probe_sum = probe_sq.sum(1)                                       # [K, f]
+            with torch.no_grad():
+                self.probe_error[:, a:b] += probe_sum.detach()
+            hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
+            credit_term = (hidden_err * pt).sum()
+            total = total + (credit_term - credit_term.detach())
+            # probe: every category's output for a feature it does not hold learns to
+            # predict that feature from the category's (detached) decoder state, so the
+            # credit err[c, f] of a category that could take f over is a real measurement
+            # (its weight 1 - P: value-neutral, only the output weights get its gradient)
+            perr = probe_sum * scale                                          # [K, f]
+            probe_term = (perr * (1.0 - pt).detach()).sum()
+            total = total + (probe_term - probe_term.detach())
+        return total / count
+
+    def _extra_terms(self) -> dict:
+        probs = self.assignment_probs()
+        return {"assign_orthogonality": assignment_orthogonality(probs),
+                "assign_balance": assignment_balance(probs)}
+
+    def export_config(self) -> dict:
+        cfg = super().export_config()
+        cfg["init_scale"] = self.init_scale
+        cfg["temperature"] = self.temperature
+        cfg["hard_categories"] = self.hard_categories()
+        if self.category_ids is not None:              # pruned: original index and name per category
+            cfg["category_ids"] = list(self.category_ids)
+            cfg["category_names"] = list(self.category_names)
+        return cfg
+
+    # ------------------------------------------------------------------ pruning
+    # set by prune_categories: the original index / name of every remaining category
+    category_ids: list[int] | None = None
+    category_names: list[str] | None = None
+
+    def category_slicers(self, keep: list[int]) -> dict:
+        """name -> function slicing that parameter or buffer (or its optimizer moments) down
+        to the categories ``keep``: every per-category tensor along its K dim, the logits
+        and the membership along their category column, the padded code/latent dims down
+        to the largest kept codebook and latent width."""
+        idx = torch.as_tensor(keep, dtype=torch.long)
+        levels = [self.level_spec[k] for k in keep]
+        dmax = max(max(d for _, d in lv) for lv in levels)
+        cmax = max(n for lv in levels for n, _ in lv)
+        k_only = lambda t: t[idx.to(t.device)]
+        cols = lambda t: t[:, idx.to(t.device)]
+        out = {f"{m}.{w}": k_only for m in ("enc_in", "enc_mid", "enc_norm", "dec_out") for w in ("weight", "bias")}
+        out.update({
+            "enc_out.weight": lambda t: k_only(t)[..., :dmax], "enc_out.bias": lambda t: k_only(t)[..., :dmax],
+            "dec_in.weight": lambda t: k_only(t)[:, :dmax], "dec_in.bias": k_only,
+            "assignment_logits": cols, "membership": cols, "probe_error": k_only,
+            "quantizer.codebook_sizes": k_only,
+            "quantizer.code_mask": lambda t: k_only(t)[..., :cmax],
+            "quantizer.dim_mask": lambda t: k_only(t)[:, :dmax],
+            "quantizer.codebook": lambda t: k_only(t)[:, :, :cmax, :dmax],
+            "quantizer.embed_sum": lambda t: k_only(t)[:, :, :cmax, :dmax],
+            "quantizer.cluster_size": lambda t: k_only(t)[..., :cmax],
+            "quantizer.usage_since_reset": lambda t: k_only(t)[..., :cmax],
+        })
+        return out
+
+    @torch.no_grad()
+    def prune_categories(self, keep: list[int]) -> dict:
+        """Remove every category not in ``keep`` (current indices), in place: every
+        per-category parameter and buffer is sliced along K (see category_slicers), the
+        logits lose the removed columns (softmax renormalises each feature over the
+        remaining categories, so the removed categories' features are reassigned to
+        their next-best category), and categories / levels / export_config follow the
+        smaller model.  New Parameter objects replace the old ones: rebuild optimizers
+        (the returned slicers cut their moments the same way).  Returns the slicers."""
+        keep = sorted({int(k) for k in keep})
+        k_old = self.num_categories
+        if not keep or keep[0] < 0 or keep[-1] >= k_old:
+            raise ValueError(f"keep must name categories in [0, {k_old}), got {keep}")
+        ids = self.category_ids if self.category_ids is not None else list(range(k_old))
+        names = self.category_names if self.category_names is not None else [f"category_{i}" for i in ids]
+        slicers = self.category_slicers(keep)
+        params, buffers = dict(self.named_parameters()), dict(self.named_buffers())
+        for name, fn in slicers.items():
+            owner_path, _, leaf = name.rpartition(".")
+            owner = self.get_submodule(owner_path) if owner_path else self
+            if name in params:
+                old = params[name]
+                setattr(owner, leaf, nn.Parameter(fn(old.detach()).clone(), requires_grad=old.requires_grad))
+            elif name in buffers:
+                owner._buffers[leaf] = fn(buffers[name]).clone()
+        self.categories = [self.categories[k] for k in keep]
+        self.level_spec = [self.level_spec[k] for k in keep]
+        self.latent_dims = [max(d for _, d in lv) for lv in self.level_spec]
+        self.num_categories = len(keep)
+        q = self.quantizer
+        q.num_categories, q.max_codes, q.dim = len(keep), int(q.codebook_sizes.max()), int(q.dim_mask.shape[1])
+        q._last_residuals = q._last_errors = None
+        self.category_ids = [int(ids[k]) for k in keep]
+        self.category_names = [names[k] for k in keep]
+        return slicers
+
+    @classmethod
+    def _config_kwargs(cls, cfg: dict) -> dict:
+        return {"init_scale": cfg.get("init_scale"), "temperature": float(cfg.get("temperature", 1.0))}
+
