@@ -5,11 +5,17 @@ One registry per node kind.  An entry maps a canonical name (plus aliases) to
 the JSON Schema fragment of its params, the kind of input it takes, how its
 output width follows from its params and input shape, and its builder.
 Adding an encoder = one module in ``spinlock_spec.nn`` + one ``register`` call
-here (its schema fragment comes with it) + tests.
+here + the generated schema and docs (docs/architecture.md, "Adding an encoder").
+The ``register`` call is the encoder's only declaration of its params: their
+defaults and bounds (the schema fragment), the output width (read from the
+params, see ``width_param``) and the constructor arguments (``Entry.build``
+passes the params completed from the fragment's defaults; constructors carry no
+defaults of their own).
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +36,9 @@ class Entry:
     input_kind: str
     description: str
     aliases: tuple[str, ...] = ()
-    # out_dim(params, input_shape) -> int | None; input_shape is the per-sample
-    # shape (D,), (T, D) or (C, H, W), or None when unknown.
+    # out_dim(params, input_shape) -> int | None; params completed with the fragment's
+    # defaults (Entry.params); input_shape is the per-sample shape (D,), (T, D) or
+    # (C, H, W), or None when unknown.
     out_dim: Callable[[dict, tuple | None], int | None] = field(default=lambda p, s: None)
     trainable: bool = True
     # False when the encoder's output columns cannot join a learnable assignment
@@ -39,6 +46,17 @@ class Entry:
     # category_assignment: learnable then falls back to static assignment (rule
     # learnable-encoder-fallback).  Every built-in encoder is compatible.
     learnable_compatible: bool = True
+
+    def params(self, given: dict | None = None) -> dict:
+        """``given`` completed with the defaults of the params schema fragment."""
+        out = {k: copy.deepcopy(v["default"]) for k, v in self.params_schema.get("properties", {}).items()
+               if "default" in v}
+        out.update(given or {})
+        return out
+
+    def build(self, input_shape, fields_shape=None, params: dict | None = None):
+        """The encoder module: the builder called with the completed params."""
+        return self.load_builder()(input_shape, fields_shape, **self.params(params))
 
     def load_builder(self) -> Any:
         module, _, attr = self.builder.partition(":")
@@ -102,6 +120,11 @@ class Registry:
         return list(self._entries.values())
 
 
+def width_param(key: str) -> Callable[[dict, tuple | None], int]:
+    """``out_dim`` of an encoder whose output width is its param ``key``."""
+    return lambda params, shape: int(params[key])
+
+
 def _obj(properties: dict, description: str = "") -> dict:
     return {"type": "object", "description": description, "properties": properties,
             "additionalProperties": False}
@@ -132,7 +155,7 @@ ENCODERS.register(Entry(
     }),
     input_kind=TABULAR,
     description="Multi-layer perceptron over a tabular family, trained end to end.",
-    out_dim=lambda p, s: p.get("output_dim", 32),
+    out_dim=width_param("output_dim"),
 ))
 ENCODERS.register(Entry(
     name="temporal_cnn", aliases=("TemporalCNNEncoder", "td_cnn"),
@@ -147,7 +170,7 @@ ENCODERS.register(Entry(
     }),
     input_kind=TEMPORAL,
     description="Residual 1D CNN over a [N, T, D] series with masked global pooling.",
-    out_dim=lambda p, s: p.get("embedding_dim", 32),
+    out_dim=width_param("embedding_dim"),
 ))
 ENCODERS.register(Entry(
     name="pyramid_temporal", aliases=("PyramidTemporalEncoder",),
@@ -162,7 +185,7 @@ ENCODERS.register(Entry(
     }),
     input_kind=TEMPORAL,
     description="1D conv features pooled at several temporal scales and concatenated; takes a padding mask.",
-    out_dim=lambda p, s: p.get("embedding_dim", 32),
+    out_dim=width_param("embedding_dim"),
 ))
 ENCODERS.register(Entry(
     name="initial_cnn", aliases=("InitialCNNEncoder", "ic_cnn"),
@@ -176,7 +199,7 @@ ENCODERS.register(Entry(
     }),
     input_kind=FIELDS,
     description="2D CNN over the raw initial-condition fields [N, C, H, W] (channels are channels).",
-    out_dim=lambda p, s: p.get("embedding_dim", 16),
+    out_dim=width_param("embedding_dim"),
 ))
 
 
@@ -186,7 +209,7 @@ def _hybrid_out(params: dict, shape: tuple | None) -> int | None:
         manual = shape[-1]
     if manual is None:
         return None
-    return int(manual) + int(params.get("cnn_embedding_dim", 16))
+    return int(manual) + int(params["cnn_embedding_dim"])
 
 
 ENCODERS.register(Entry(

@@ -31,8 +31,8 @@ def test_registry_builders_are_the_classes():
 ])
 def test_encoder_shapes(name, shape, fields_shape, params, batch, out_dim, target_dim):
     entry = ENCODERS.get(name)
-    enc = entry.load_builder()(shape, fields_shape, **params)
-    assert enc.out_dim == out_dim == entry.out_dim(params, fields_shape if entry.input_kind == "fields" else shape)
+    enc = entry.build(shape, fields_shape, params)
+    assert enc.out_dim == out_dim == entry.out_dim(entry.params(params), fields_shape if entry.input_kind == "fields" else shape)
     emb = enc(batch.get("x"), lengths=batch.get("lengths"), fields=batch.get("fields"))
     assert emb.shape == (B, out_dim) and torch.isfinite(emb).all()
     tgt = enc.target(batch.get("x"), lengths=batch.get("lengths"), fields=batch.get("fields"))
@@ -43,23 +43,24 @@ def test_encoder_shapes(name, shape, fields_shape, params, batch, out_dim, targe
 
 
 def test_channels_are_not_averaged():
-    enc = E.InitialCNNEncoder((2, 8, 8), (2, 8, 8), embedding_dim=4)
+    enc = ENCODERS.get("initial_cnn").build((2, 8, 8), (2, 8, 8), {"embedding_dim": 4})
     f = torch.randn(3, 2, 8, 8)
     swapped = f.flip(1)                       # same channel mean, different channels
     assert not torch.allclose(enc(fields=f), enc(fields=swapped))
     with pytest.raises(ValueError):
-        E.InitialCNNEncoder((2, 8, 8), (2, 8, 8), in_channels=3)
+        ENCODERS.get("initial_cnn").build((2, 8, 8), (2, 8, 8), {"in_channels": 3})
 
 
-@pytest.mark.parametrize("cls,params", [(E.PyramidTemporalEncoder, {"scales": [1, 2, 4]}),
-                                         (E.TemporalCNNEncoder, {"architecture": "resnet1d_2"})])
-def test_padding_invariance(cls, params):
+@pytest.mark.parametrize("name,params", [("pyramid_temporal", {"scales": [1, 2, 4]}),
+                                          ("temporal_cnn", {"architecture": "resnet1d_2"})])
+def test_padding_invariance(name, params):
     torch.manual_seed(1)
     lengths = torch.tensor([13, 7, 30])
     series = torch.randn(3, 30, 4)
     short = series * (torch.arange(30)[None, :, None] < lengths[:, None, None])
-    enc = cls((30, 4), **params).eval()
-    enc_long = cls((64, 4), **params).eval()
+    entry = ENCODERS.get(name)
+    enc = entry.build((30, 4), None, params).eval()
+    enc_long = entry.build((64, 4), None, params).eval()
     enc_long.load_state_dict(enc.state_dict())
     padded = torch.zeros(3, 64, 4)
     padded[:, :30] = short
@@ -83,10 +84,10 @@ def test_temporal_target_segment_means():
 
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError):
-        E.IdentityEncoder((5, 3))
+        ENCODERS.get("identity").build((5, 3))
     with pytest.raises(ValueError):
-        E.TemporalCNNEncoder((10, 3), architecture="resnet_3")
+        ENCODERS.get("temporal_cnn").build((10, 3), None, {"architecture": "resnet_3"})
     with pytest.raises(ValueError):
-        E.PyramidTemporalEncoder((10, 3), kernel_size=4)
+        ENCODERS.get("pyramid_temporal").build((10, 3), None, {"kernel_size": 4})
     with pytest.raises(ValueError):
-        E.InitialHybridEncoder((4,), None)
+        ENCODERS.get("initial_hybrid").build((4,), None)

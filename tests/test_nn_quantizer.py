@@ -1,6 +1,7 @@
 """Batched residual VQ: valid codes, data init, EMA, dead codes, commitment, fp32, DDP hook."""
 import torch
 
+from spinlock_spec.config.sections import ModelConfig
 from spinlock_spec.nn.quantizer import BatchedResidualVQ
 
 SIZES = torch.tensor([[8, 4], [5, 3], [2, 2]])   # K=3 categories, L=2 levels, uneven sizes
@@ -9,7 +10,11 @@ SIZES = torch.tensor([[8, 4], [5, 3], [2, 2]])   # K=3 categories, L=2 levels, u
 def _vq(**kw):
     torch.manual_seed(0)
     dim_mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]], dtype=torch.float32)
-    return BatchedResidualVQ(SIZES, 4, dim_mask, **kw)
+    cfg = ModelConfig.from_dict({})            # the model section's defaults
+    settings = dict(commitment_cost=cfg.commitment_cost, decay=cfg.decay, kmeans_iters=cfg.kmeans_iters,
+                    dead_code_fraction=cfg.dead_code_fraction, reset_interval=cfg.dead_code_interval,
+                    init_from_data=cfg.codebook_init == "kmeans")
+    return BatchedResidualVQ(SIZES, 4, dim_mask, **{**settings, **kw})
 
 
 def test_codes_in_valid_range_and_padded_dims_zero():

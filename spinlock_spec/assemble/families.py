@@ -59,7 +59,7 @@ def feature_layout(families) -> list[FamilySlot]:
     for fam in families:
         entry = ENCODERS.get(fam.encoder)
         shape = fam.fields_shape if entry.input_kind == FIELDS else fam.shape
-        width = int(entry.out_dim(fam.encoder_params, shape))
+        width = int(entry.out_dim(entry.params(fam.encoder_params), shape))
         identity = not entry.trainable
         manual = width if identity else (int(fam.shape[-1]) if entry.input_kind == HYBRID and fam.shape else 0)
         slots.append(FamilySlot(fam.name, entry.name, offset, offset + width, identity, manual))

@@ -107,7 +107,7 @@ def build_graph(spec: dict, info, resolved=None):
                    variable_length=f"{name}/lengths" in info.shapes)
         enc_input = fields if entry.input_kind == FIELDS else shape
         try:
-            out_dim = entry.out_dim(fam["encoder_params"], tuple(enc_input) if enc_input is not None else None)
+            out_dim = entry.out_dim(entry.params(fam["encoder_params"]), tuple(enc_input) if enc_input is not None else None)
         except (TypeError, ValueError, IndexError):
             out_dim = None
         widths.append(out_dim)

@@ -30,8 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from spinlock_spec.errors import DataError
+from spinlock_spec.config import schema_source
+from spinlock_spec.config.sections import schema_defaults
 
 log = logging.getLogger("spinlock_spec")
+
+# defaults of the discovery settings: the training section of the schema source owns them
+_TRAINING = schema_defaults(schema_source.TRAINING)
 
 
 def correlation_distance(X: np.ndarray, *, max_rows: int = 5000, seed: int = 0) -> np.ndarray:
@@ -96,8 +101,9 @@ def _merge_orphans(labels: np.ndarray, sim: np.ndarray, min_size: int) -> np.nda
     return labels
 
 
-def discover_categories(X: np.ndarray, *, max_clusters: int = 25, num_categories: int | None = None,
-                        min_size: int = 3, reassign_orphans: bool = True,
+def discover_categories(X: np.ndarray, *, max_clusters: int = _TRAINING["max_clusters"],
+                        num_categories: int | None = None, min_size: int = _TRAINING["min_features_per_category"],
+                        reassign_orphans: bool = _TRAINING["category_assignment_config"]["reassign_orphans"],
                         isolated: list[list[int]] | tuple = (), seed: int = 0,
                         max_rows: int = 5000) -> list[list[int]]:
     """Group the columns of ``X`` [N, F] into categories (lists of column indices)."""

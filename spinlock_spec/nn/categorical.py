@@ -53,8 +53,7 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         self.feature_slices: list[tuple[int, int]] = []
         offset = 0
         for fam in self.families:
-            builder = ENCODERS.get(fam.encoder).load_builder()
-            enc = builder(fam.shape, fam.fields_shape, **dict(fam.encoder_params or {}))
+            enc = ENCODERS.get(fam.encoder).build(fam.shape, fam.fields_shape, fam.encoder_params)
             self.encoders.append(enc)
             self.heads.append(nn.Identity() if enc.is_identity else nn.Linear(enc.out_dim, enc.target_dim))
             self.feature_slices.append((offset, offset + enc.out_dim))

@@ -68,8 +68,8 @@ class IdentityEncoder(FamilyEncoder):
 class MLPEncoder(FamilyEncoder):
     """MLP over a tabular family; target = the family's columns."""
 
-    def __init__(self, input_shape, fields_shape=None, hidden_dims=(64,), output_dim=32, dropout=0.0,
-                 activation="relu", batch_norm=False):
+    def __init__(self, input_shape, fields_shape=None, *, hidden_dims, output_dim, dropout, activation,
+                 batch_norm):
         super().__init__()
         shape = _shape(input_shape)
         if len(shape) != 1:
@@ -130,8 +130,8 @@ class TemporalCNNEncoder(FamilyEncoder):
     """Residual 1D CNN (``architecture: resnet1d_N`` = N blocks) over [B, T, D]
     with masked global mean and max pooling, then a linear embedding."""
 
-    def __init__(self, input_shape, fields_shape=None, embedding_dim=32, architecture="resnet1d_3",
-                 hidden_channels=32, kernel_size=5, dropout=0.0):
+    def __init__(self, input_shape, fields_shape=None, *, embedding_dim, architecture, hidden_channels,
+                 kernel_size, dropout):
         super().__init__()
         t_len, dim = _temporal_shape(input_shape)
         m = re.fullmatch(r"resnet1d_([1-9][0-9]*)", str(architecture))
@@ -165,8 +165,8 @@ class PyramidTemporalEncoder(FamilyEncoder):
     segments of each sample's *valid* length for every scale S in ``scales``;
     all pooled vectors are concatenated and projected to ``embedding_dim``."""
 
-    def __init__(self, input_shape, fields_shape=None, embedding_dim=32, hidden_channels=32, kernel_size=5,
-                 scales=(1, 2, 4), dropout=0.0):
+    def __init__(self, input_shape, fields_shape=None, *, embedding_dim, hidden_channels, kernel_size, scales,
+                 dropout):
         super().__init__()
         t_len, dim = _temporal_shape(input_shape)
         k = _check_kernel(kernel_size)
@@ -223,8 +223,7 @@ def _fields_shape(shape, in_channels) -> tuple[int, int, int]:
 class InitialCNNEncoder(FamilyEncoder):
     """2D CNN over raw fields [B, C, H, W]; channels are input channels (never averaged)."""
 
-    def __init__(self, input_shape, fields_shape=None, embedding_dim=16, in_channels=None, channels=(16, 32),
-                 dropout=0.0):
+    def __init__(self, input_shape, fields_shape=None, *, embedding_dim, in_channels, channels, dropout):
         super().__init__()
         shape = _fields_shape(fields_shape if fields_shape is not None else input_shape, in_channels)
         self.cnn = _FieldCNN(shape[0], channels, embedding_dim, dropout)
@@ -245,8 +244,8 @@ class InitialCNNEncoder(FamilyEncoder):
 class InitialHybridEncoder(FamilyEncoder):
     """Manual columns [B, M] passed through, concatenated with a CNN embedding of the fields."""
 
-    def __init__(self, input_shape, fields_shape=None, manual_dim=None, cnn_embedding_dim=16, in_channels=None,
-                 channels=(16, 32), dropout=0.0):
+    def __init__(self, input_shape, fields_shape=None, *, manual_dim, cnn_embedding_dim, in_channels, channels,
+                 dropout):
         super().__init__()
         shape = _shape(input_shape)
         if len(shape) != 1:

@@ -232,8 +232,13 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         levels = [self.level_spec[k] for k in keep]
         dmax = max(max(d for _, d in lv) for lv in levels)
         cmax = max(n for lv in levels for n, _ in lv)
-        k_only = lambda t: t[idx.to(t.device)]
-        cols = lambda t: t[:, idx.to(t.device)]
+
+        def k_only(t):
+            return t[idx.to(t.device)]
+
+        def cols(t):
+            return t[:, idx.to(t.device)]
+
         out = {f"{m}.{w}": k_only for m in ("enc_in", "enc_mid", "enc_norm", "dec_out") for w in ("weight", "bias")}
         out.update({
             "enc_out.weight": lambda t: k_only(t)[..., :dmax], "enc_out.bias": lambda t: k_only(t)[..., :dmax],

@@ -50,10 +50,11 @@ class QuantizerOutput:
 
 
 class BatchedResidualVQ(nn.Module):
-    def __init__(self, codebook_sizes: torch.Tensor, dim: int, dim_mask: torch.Tensor | None = None,
-                 commitment_cost: float = 0.25, decay: float = 0.99, eps: float = 1e-5,
-                 kmeans_iters: int = 10, dead_code_fraction: float = 0.2, reset_interval: int = 1,
-                 init_from_data: bool = True):
+    def __init__(self, codebook_sizes: torch.Tensor, dim: int, dim_mask: torch.Tensor | None = None, *,
+                 commitment_cost: float, decay: float, kmeans_iters: int, dead_code_fraction: float,
+                 reset_interval: int, init_from_data: bool, eps: float = 1e-5):
+        """The settings come from the typed model section (``ModelConfig``), which owns
+        their defaults; there are none here."""
         super().__init__()
         sizes = torch.as_tensor(codebook_sizes, dtype=torch.long)
         if sizes.dim() != 2 or (sizes < 1).any():
