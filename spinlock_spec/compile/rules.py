@@ -74,8 +74,10 @@ def rule(rule_id: str, severity: str, summary: str, hint: str):
 def hybrid_split(enc: dict, fam: dict) -> tuple[int | None, int]:
     """(manual columns, CNN embedding columns) of an initial_hybrid encoder node
     (manual is None while the family's shape is unknown)."""
-    params = enc["encoder_params"]
-    cnn = int(params.get("cnn_embedding_dim") or 16)
+    from spinlock_spec.registry import ENCODERS
+
+    params = ENCODERS.get("initial_hybrid").params(enc["encoder_params"])     # the declaration's defaults
+    cnn = int(params["cnn_embedding_dim"])
     manual = params.get("manual_dim")
     if manual is None and fam.get("shape") and len(fam["shape"]) == 1:
         manual = fam["shape"][0]

@@ -27,19 +27,11 @@ Lengths have per-sample shape ``()``.
 """
 from __future__ import annotations
 
-SYNTHETIC_DEFAULTS: dict = {
-    "n_samples": 5000,
-    "n_groups": 6,
-    "features_per_group": 10,
-    "latents_per_group": [2, 4],
-    "noise": 0.3,
-    "temporal_length": 32,
-    "temporal_dim": 8,
-    "field_channels": 1,
-    "field_size": 16,
-    "variable_length": False,
-    "seed": 0,
-}
+from spinlock_spec.config import schema_source
+from spinlock_spec.config.sections import schema_defaults
+
+# the schema source owns the defaults (dataset.synthetic)
+SYNTHETIC_DEFAULTS: dict = schema_defaults(schema_source.SYNTHETIC)
 
 # columns per hidden group for the tabular families with a fixed layout
 _COLUMNS_PER_GROUP = {"initial": 2, "architecture": 1}
