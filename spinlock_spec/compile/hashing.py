@@ -20,15 +20,14 @@ def _canon(value):
 
 
 def canonical_json(data) -> str:
-    """Sorted keys, no whitespace, UTF-8 characters kept: one text per resolved spec."""
-    return json.dumps(_canon(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    """Sorted keys, no whitespace, UTF-8 characters kept: one text per resolved spec.  Renamed
+    keys are written under their old names (config/renames.py), so a rename keeps every
+    existing spec hash."""
+    from spinlock_spec.config.renames import hash_view
+
+    return json.dumps(_canon(hash_view(data)), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
 
 
 def spec_hash(data) -> str:
-    """Hash of the resolved spec, renamed keys under their old names (config/renames.py), so a
-    rename keeps every existing hash."""
-    from spinlock_spec.config.renames import hash_view
-
-    data = hash_view(data)
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
