@@ -3,11 +3,18 @@ lives in 0-d buffers that the forward pass reads as data, so torch.compile trace
 training forward once for a whole run instead of once per temperature (a Python float
 attribute is a guard: every new value recompiled, and dynamo gave up after 8)."""
 import pytest
+from dataclasses import replace
+
 import torch
 import torch._dynamo
 from torch._dynamo.testing import CompileCounter
 
+from spinlock_spec.config.sections import ModelConfig
 from spinlock_spec.nn.model import FamilyInput, LearnableCategoricalVQVAE
+
+# frozen codebooks (decay 1: outside the spec's bounds, so set on the typed config directly),
+# no dead-code reset, no dropout (the default before the model read the schema's): exact comparisons
+FROZEN = replace(ModelConfig.from_dict({"dead_code_interval": 0, "dropout": 0.0}), decay=1.0)
 
 
 def _model():
@@ -52,7 +59,7 @@ def test_traced_and_eager_paths_agree():
     fam = FamilyInput("summary", "identity", {}, "tabular", (24,))
     torch.manual_seed(0)
     model = LearnableCategoricalVQVAE([fam], [list(range(i, 24, 3)) for i in range(3)], None,
-                                      {"dead_code_interval": 0, "decay": 1.0}, temperature=0.5)
+                                      FROZEN, temperature=0.5)
     model.train()
     x = torch.randn(64, 24)
     model({"summary": x})

@@ -2,10 +2,17 @@
 tensor of every category's reconstruction: MembershipOutput.batch_sq_norm (Gram matrices)
 and the decomposition in LearnableCategoricalVQVAE._recon_loss must equal the direct
 sums, in value and in gradients."""
+from dataclasses import replace
+
 import torch
 
+from spinlock_spec.config.sections import ModelConfig
 from spinlock_spec.nn.grouped import MembershipOutput
 from spinlock_spec.nn.model import FamilyInput, LearnableCategoricalVQVAE
+
+# frozen codebooks (decay 1: outside the spec's bounds, so set on the typed config directly),
+# no dead-code reset, no dropout (the default before the model read the schema's): exact comparisons
+FROZEN = replace(ModelConfig.from_dict({"dead_code_interval": 0, "dropout": 0.0}), decay=1.0)
 
 
 def test_batch_sq_norm_matches_the_direct_sum_and_its_gradients():
@@ -41,7 +48,7 @@ def test_expected_error_without_credit_equals_the_direct_form_and_trains_the_log
     fam = FamilyInput("summary", "identity", {}, "tabular", (24,))
     cats = [list(range(i, 24, 3)) for i in range(3)]
     torch.manual_seed(0)
-    model = LearnableCategoricalVQVAE([fam], cats, None, {"dead_code_interval": 0, "decay": 1.0},
+    model = LearnableCategoricalVQVAE([fam], cats, None, FROZEN,
                                       init_scale=0.5, temperature=0.8)
     model.train()
     x = torch.randn(96, 24)
