@@ -60,7 +60,7 @@ def test_fingerprint_sees_one_changed_codebook_entry_and_logit():
 
     fam = FamilyInput("summary", "identity", {}, "tabular", (12,))
     torch.manual_seed(0)
-    model = LearnableCategoricalVQVAE([fam], [list(range(0, 12, 2)), list(range(1, 12, 2))], None, {})
+    model = LearnableCategoricalVQVAE([fam], [list(range(0, 12, 2)), list(range(1, 12, 2))], None, {"dropout": 0.0})
     base = state_fingerprint(model)
     with torch.no_grad():
         model.quantizer.codebook[1, 0, 2, 0] += 1e-3

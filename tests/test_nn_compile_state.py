@@ -20,7 +20,8 @@ FROZEN = replace(ModelConfig.from_dict({"dead_code_interval": 0, "dropout": 0.0}
 def _model():
     fam = FamilyInput("summary", "identity", {}, "tabular", (24,))
     torch.manual_seed(0)
-    m = LearnableCategoricalVQVAE([fam], [list(range(i, 24, 3)) for i in range(3)], None, {}, temperature=1.0)
+    m = LearnableCategoricalVQVAE([fam], [list(range(i, 24, 3)) for i in range(3)], None, {"dropout": 0.0},
+                                  temperature=1.0)
     m.train()
     return m
 
