@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Regenerate docs/reference.md (from the JSON Schema) and docs/rules.md (from the
-compatibility rules).  ``--check``: exit 1 and name the stale files instead of writing."""
+"""Regenerate docs/reference.md (from the JSON Schema), docs/rules.md (from the
+compatibility rules) and docs/errors.md (from spinlock_spec/errors_table.py).
+``--check``: exit 1 and name the stale files instead of writing."""
 from __future__ import annotations
 
 import argparse

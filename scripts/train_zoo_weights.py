@@ -69,7 +69,8 @@ def evaluate_best(run_dir: Path) -> tuple[dict, dict]:
 
     from spinlock_spec import api
     from spinlock_spec.assemble.categories import true_feature_labels
-    from spinlock_spec.assemble.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.families import family_inputs
+    from spinlock_spec.nn.layout import feature_layout
     from spinlock_spec.train.metrics import evaluate
 
     run = api.load_run(run_dir, which="best")

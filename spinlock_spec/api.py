@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from spinlock_spec.errors import CheckpointError, DataError, SpecError
 from spinlock_spec.logs import get_logger
+from spinlock_spec.assemble.prepare import PreparedData, load_data, prepare_data  # noqa: F401 (the API)
+from spinlock_spec.zoo_ref import entry_name, is_zoo_ref
 
 from spinlock_spec.runs.names import BEST_MODEL_FILE, CONFIG_FILE, FINAL_MODEL_FILE, INITIAL_CATEGORIES_FILE, \
     NORMALIZATION_FILE  # noqa: F401 (CONFIG_FILE, NORMALIZATION_FILE: part of the API)
@@ -30,14 +32,16 @@ def compile_spec(spec, overrides: Sequence[str] = (), data=None):
     """Load, validate and compile a spec (path, ``zoo:NAME``, YAML text or dict)."""
     from spinlock_spec.compile import compile_spec as _compile
     from spinlock_spec.compile.compiled import spec_source
+    from spinlock_spec.zoo import resolve_spec_ref
 
-    return _compile(spec_source(spec), data=data, overrides=tuple(overrides))
+    return _compile(spec_source(spec, resolve_spec_ref), data=data, overrides=tuple(overrides),
+                    resolve_ref=resolve_spec_ref)
 
 
 def _require_ok(compiled) -> None:
     if not compiled.ok:
         raise SpecError("the spec has errors; see `spinlock-spec compile` for details",
-                        code="E100", diagnostics=compiled.errors)
+                        code="E110", diagnostics=compiled.errors)
 
 
 def _report_diagnostics(compiled, log) -> None:
@@ -49,53 +53,8 @@ def _report_diagnostics(compiled, log) -> None:
 
 
 # --------------------------------------------------------------------------- data
-@dataclass
-class PreparedData:
-    train: Any                  # data.Dataset, cleaned and normalized
-    val: Any
-    preprocessor: Any           # data.Preprocessor fitted on the training split
-    source: str
-
-
-def load_data(compiled, data=None):
-    """The raw dataset a compiled spec asks for (``data`` overrides the spec's path)."""
-    from spinlock_spec.assemble.families import fields_families, fields_only_families
-    from spinlock_spec.data.sources import load_from_config
-
-    graph = compiled.graph
-    names = list(compiled.spec["families"])
-    wanted = fields_families(graph)
-    dataset = load_from_config(compiled.spec["dataset"], names, need_fields=wanted,
-                               fields_only=fields_only_families(graph),
-                               path_override=str(data) if data is not None else None)
-    unused = [k for k in dataset.arrays if k.endswith("/fields") and k.rsplit("/", 1)[0] not in wanted]
-    for key in unused:       # raw fields no encoder reads: not normalized, not stored
-        del dataset.arrays[key]
-    return dataset
-
-
-def prepare_data(compiled, data=None, preprocessor=None) -> PreparedData:
-    """Load, split (deterministic for the spec's seed), clean and normalize.
-
-    Statistics are fitted on the training split only, unless ``preprocessor`` (a
-    saved one) is given."""
-    from spinlock_spec.data.preprocess import fit_preprocessor
-
-    spec = compiled.spec
-    dataset = load_data(compiled, data)
-    train, val = dataset.split(float(spec["dataset"]["val_fraction"]), int(spec["random_seed"]))
-    batch = int(spec["training"]["batch_size"])
-    if train.n_samples < batch:
-        raise DataError(f"{dataset.source}: the training split has {train.n_samples} rows, fewer than "
-                        f"one batch (training.batch_size = {batch})", code="D020",
-                        hint="lower training.batch_size or use more rows (dataset.max_samples)")
-    if val.n_samples < 1:
-        raise DataError(f"{dataset.source}: the validation split is empty", code="D021",
-                        hint="raise dataset.val_fraction or use more rows")
-    if preprocessor is None:
-        preprocessor = fit_preprocessor(train, spec["feature_cleaning"], spec["normalization_method"])
-    return PreparedData(preprocessor.transform(train), preprocessor.transform(val), preprocessor,
-                        dataset.source)
+# load_data(compiled, data=None) and prepare_data(compiled, data=None, preprocessor=None) -> PreparedData
+# live in the assemble layer (the report uses them too); they are part of this API.
 
 
 # --------------------------------------------------------------------------- build
@@ -112,7 +71,8 @@ def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | 
     """Families, initial categories (clustering / mapping file / given) and the model."""
     from spinlock_spec.assemble.categories import InitialCategories, feature_ari, true_feature_labels
     from spinlock_spec.assemble.categories import initial_categories
-    from spinlock_spec.assemble.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.families import family_inputs
+    from spinlock_spec.nn.layout import feature_layout, feature_names
     from spinlock_spec.assemble.model_builder import build_model as _build
 
     log = log or get_logger()
@@ -120,7 +80,7 @@ def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | 
     learnable = compiled.assignment_mode == "learnable"
     families = family_inputs(graph, prepared.train)
     slots = feature_layout(families)
-    names = _feature_names(families, slots)
+    names = feature_names(families, slots)
     if learnable:
         for line in LEARNABLE_BANNER:
             log.info(line)
@@ -151,16 +111,6 @@ def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | 
     return BuiltModel(model, families, slots, initial)
 
 
-def _feature_names(families, slots) -> list[str]:
-    names = []
-    for fam, slot in zip(families, slots):
-        if slot.identity and fam.column_names:
-            names += [f"{fam.name}:{c}" for c in fam.column_names]
-        else:
-            names += [f"{fam.name}:emb{j}" for j in range(slot.stop - slot.start)]
-    return names
-
-
 # --------------------------------------------------------------------------- train
 @dataclass
 class TrainResult:
@@ -188,8 +138,8 @@ def _overrides_for(epochs, batch_size, learning_rate, device) -> list[str]:
 def _spec_name(spec) -> str:
     if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec):
         text = str(spec)
-        if text.startswith("zoo:"):
-            return text[4:].split("@")[0]
+        if is_zoo_ref(text):
+            return entry_name(text)
         return Path(text).stem
     return "spec"
 
@@ -389,7 +339,8 @@ def _init_categories(source, compiled, prepared, log) -> list[list[int]] | None:
     data, or the same data differently cleaned, may group the features differently).
     None (categories found as usual) when the source has none or they do not cover exactly
     this spec's features; the architecture check then names what differs."""
-    from spinlock_spec.assemble.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.families import family_inputs
+    from spinlock_spec.nn.layout import feature_layout
 
     path = _model_folder(source) / INITIAL_CATEGORIES_FILE
     try:
@@ -409,13 +360,13 @@ def _init_categories(source, compiled, prepared, log) -> list[list[int]] | None:
 
 def _model_folder(source) -> Path:
     text = str(source)
-    if text.startswith("zoo:"):
+    if is_zoo_ref(text):
         from spinlock_spec.zoo import entry_dir
 
         folder = Path(entry_dir(text))
         if not any((folder / name).is_file() for name in (BEST_MODEL_FILE, FINAL_MODEL_FILE)):
             raise CheckpointError(f"{text} is a spec-only zoo entry: it has no pretrained weights",
-                                  code="E400", hint=f"train it (spinlock-spec train {text}); "
+                                  code="E404", hint=f"train it (spinlock-spec train {text}); "
                                   "`spinlock-spec zoo list` shows which entries have weights")
         return folder
     return Path(text)

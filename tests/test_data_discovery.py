@@ -4,8 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from spinlock_spec.data.discovery import (adjusted_rand, correlation_distance, discover_categories,
-                                          labels_from_categories, load_mapping_file)
+from spinlock_spec.data.discovery import adjusted_rand, correlation_distance, discover_categories, labels_from_categories
+from spinlock_spec.data.mapping import load_mapping_file
 from spinlock_spec.data.synthetic import generate_synthetic
 from spinlock_spec.errors import DataError
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spinlock_spec.errors import CheckpointError, UserError
-from spinlock_spec.report.assignment_order import block_bounds, block_order
+from spinlock_spec.assignment_plot import block_bounds, block_order
 from spinlock_spec.runs.reader import read_run
 from spinlock_spec.report.series import codebook_grid, parse_codebook_key, series_from_records
 

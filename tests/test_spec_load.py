@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import types
 
 import pytest
 
@@ -139,22 +137,28 @@ def test_extends_missing_base_is_located(tmp_path):
     assert d.code == "E103" and d.line == 4
 
 
-def test_extends_zoo_unavailable(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "spinlock_spec.zoo", None)
-    child = _write(tmp_path, "c.yaml", "extends: zoo:tiny\n")
+def test_extends_zoo_without_a_resolver_is_located(tmp_path):
+    child = _write(tmp_path, "c.yaml", "families: {}\nextends: zoo:tiny\n")
     d = _errors(resolve, child)[0]
-    assert d.code == "E106" and "zoo is unavailable" in d.message
+    assert d.code == "E111" and "without a zoo resolver" in d.message and d.line == 2
 
 
-def test_extends_zoo_resolves_through_the_zoo(tmp_path, monkeypatch):
+def test_extends_zoo_resolves_through_the_callback(tmp_path):
     base = _write(tmp_path, "zoo_entry.yaml", MINIMAL + "training: {batch_size: 16}\n")
-    fake = types.ModuleType("spinlock_spec.zoo")
-    fake.resolve_spec_ref = lambda ref: base if ref == "zoo:tiny" else (_ for _ in ()).throw(KeyError(ref))
-    monkeypatch.setitem(sys.modules, "spinlock_spec.zoo", fake)
+    asked = []
+
+    def resolver(ref):
+        asked.append(ref)
+        if ref != "zoo:tiny":
+            raise KeyError(ref)
+        return base
+
     child = _write(tmp_path, "c.yaml", "extends: zoo:tiny\ntraining: {num_epochs: 2}\n")
-    r = resolve(child)
+    r = resolve(child, resolve_ref=resolver)
     assert r.data["training"]["batch_size"] == 16 and r.data["training"]["num_epochs"] == 2
-    assert _errors(resolve, "extends: zoo:other\n")[0].code == "E106"
+    assert asked == ["zoo:tiny"]
+    d = _errors(lambda spec: resolve(spec, resolve_ref=resolver), "extends: zoo:other\n")[0]
+    assert d.code == "E111" and "zoo:other" in d.message
 
 
 # --------------------------------------------------------------------------- --set

@@ -34,7 +34,7 @@ def test_spec_extends_a_zoo_entry(zoo_cache, tmp_path):
     spec_layer = pytest.importorskip("spinlock_spec.config")
     child = tmp_path / "child.yaml"
     child.write_text("extends: zoo:static_baseline\ntraining:\n  num_epochs: 2\n")
-    resolved = spec_layer.resolve(child)
+    resolved = spec_layer.resolve(child, resolve_ref=resolve_spec_ref)   # the zoo resolves, config loads
     assert resolved.data["training"]["num_epochs"] == 2
     assert resolved.data["training"]["category_assignment"] == "auto"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spinlock_spec.assemble.families import FamilySlot
+from spinlock_spec.nn.layout import FamilySlot
 
 
 @dataclass
@@ -70,7 +70,7 @@ def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
 
 def initial_categories(graph, slots: list[FamilySlot], feature_names: list[str], dataset,
                        seed: int) -> InitialCategories:
-    from spinlock_spec.data.discovery import load_mapping_file
+    from spinlock_spec.data.mapping import load_mapping_file
 
     assignment = graph.nodes["assignment"]
     labels = true_feature_labels(slots, dataset)
@@ -88,7 +88,7 @@ def initial_categories(graph, slots: list[FamilySlot], feature_names: list[str],
 def feature_ari(labels: list[int], categories: list[list[int]]) -> float:
     """ARI between planted groups and categories over the features whose group is known."""
     from spinlock_spec.data.discovery import labels_from_categories
-    from spinlock_spec.train.metrics import adjusted_rand_index
+    from spinlock_spec.data.discovery import adjusted_rand_index
 
     predicted = labels_from_categories(categories, len(labels))
     return adjusted_rand_index(labels, predicted)

@@ -1,22 +1,8 @@
-"""Family inputs and the feature layout, read from the compiled graph and the data."""
+"""Family inputs, read from the compiled graph and the data (the feature layout they give is
+:mod:`spinlock_spec.nn.layout`'s)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from spinlock_spec.registry import ENCODERS, FIELDS, HYBRID
-
-
-@dataclass(frozen=True)
-class FamilySlot:
-    """Where one family's features sit in the concatenated feature vector."""
-    name: str
-    encoder: str
-    start: int
-    stop: int
-    identity: bool
-    # leading columns of the slot that are the family's own (normalized) columns passed
-    # through: all of them for identity, the manual columns for initial_hybrid, else 0
-    manual: int = 0
+from spinlock_spec.registry import FIELDS, HYBRID
 
 
 def family_nodes(graph) -> list[dict]:
@@ -51,17 +37,3 @@ def family_inputs(graph, dataset) -> list:
         ))
     return inputs
 
-
-def feature_layout(families) -> list[FamilySlot]:
-    """Slots of the families in the concatenated feature vector (encoder out dims); an
-    initial_hybrid slot is its manual columns followed by its CNN embedding columns."""
-    slots, offset = [], 0
-    for fam in families:
-        entry = ENCODERS.get(fam.encoder)
-        shape = fam.fields_shape if entry.input_kind == FIELDS else fam.shape
-        width = int(entry.out_dim(entry.params(fam.encoder_params), shape))
-        identity = not entry.trainable
-        manual = width if identity else (int(fam.shape[-1]) if entry.input_kind == HYBRID and fam.shape else 0)
-        slots.append(FamilySlot(fam.name, entry.name, offset, offset + width, identity, manual))
-        offset += int(width)
-    return slots

@@ -1,4 +1,4 @@
-"""Compiled graph -> model and trainer (the graph decides the classes)."""
+"""Compiled graph -> model (the graph decides the class; the API picks the trainer the graph names)."""
 from __future__ import annotations
 
 from spinlock_spec.compile.graph import LEARNABLE_MODEL

@@ -39,8 +39,9 @@ def compile_cmd(spec, overrides, data, fmt, lock):
 
     try:
         from spinlock_spec.compile import compile_file
+        from spinlock_spec.zoo import resolve_spec_ref
 
-        compiled = compile_file(spec, overrides=overrides, data=data)
+        compiled = compile_file(spec, overrides=overrides, data=data, resolve_ref=resolve_spec_ref)
         if lock:
             from spinlock_spec.compile.lock import write_lock
 

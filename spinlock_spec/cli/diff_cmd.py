@@ -18,18 +18,13 @@ def diff_cmd(a, b, fmt):
     from spinlock_spec.errors import UserError
 
     try:
-        from pathlib import Path
-
         from spinlock_spec.compile.diff import diff_specs, diff_text
+        from spinlock_spec.compile.compiled import spec_source
+        from spinlock_spec.zoo import resolve_spec_ref
 
-        def source(text: str):
-            if text.startswith("zoo:"):             # a zoo entry's spec (pulled when needed)
-                from spinlock_spec.zoo import resolve_spec_ref
-
-                return resolve_spec_ref(text)
-            return Path(text)
-
-        result = diff_specs(source(a), source(b))
+        # a zoo entry's spec is pulled when needed; anything else is a path
+        result = diff_specs(spec_source(a, resolve_spec_ref), spec_source(b, resolve_spec_ref),
+                            resolve_ref=resolve_spec_ref)
     except UserError as exc:
         if fmt == "json":
             click.echo(json.dumps({"error": True, "exit_code": 2,

@@ -58,7 +58,8 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
                   batch_size=batch_size, learning_rate=learning_rate, resume=resume, init_from=init_from,
                   quiet=quiet, log_format=log_format, dry_run=dry_run)
     if nproc > 1 and not dry_run:
-        from spinlock_spec.train import distributed, launcher
+        from spinlock_spec.cli import launcher
+        from spinlock_spec.train import distributed
 
         if distributed.env_world_size() > 1:
             raise click.UsageError("--nproc starts its own processes: leave it out under torchrun")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spinlock_spec.errors import Diagnostic
+from spinlock_spec.zoo_ref import RefResolver, is_zoo_ref
 
 
 @dataclass
@@ -40,12 +41,13 @@ class CompiledSpec:
         return self.resolved.origin(path) if self.resolved is not None else DEFAULT
 
 
-def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
+def compile_spec(spec, *, data=None, overrides=(), resolve_ref: RefResolver | None = None) -> CompiledSpec:
     """Compile a spec: a ResolvedSpec, or anything :func:`spinlock_spec.config.load_spec` takes
     (path, YAML text, dict, LoadedSpec).  ``data``: a dataset file whose header gives the shapes.
 
     Raises SpecError (invalid spec) or DataError (unreadable ``data``); rule findings
-    are returned in ``diagnostics`` (errors there make ``ok`` false).
+    are returned in ``diagnostics`` (errors there make ``ok`` false).  ``resolve_ref``: how
+    ``zoo:NAME`` references are turned into files (see :mod:`spinlock_spec.zoo_ref`).
     """
     from spinlock_spec.compile.graph import build_graph
     from spinlock_spec.compile.hashing import spec_hash
@@ -53,7 +55,7 @@ def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
     from spinlock_spec.compile.shapes import family_shapes
     from spinlock_spec.config.resolve import ResolvedSpec, resolve
 
-    resolved = spec if isinstance(spec, ResolvedSpec) and not overrides else resolve(spec, overrides)
+    resolved = spec if isinstance(spec, ResolvedSpec) and not overrides else resolve(spec, overrides, resolve_ref)
     data_dict = resolved.data
     info = family_shapes(data_dict, data)
     digest = spec_hash(data_dict)
@@ -66,22 +68,23 @@ def compile_spec(spec, *, data=None, overrides=()) -> CompiledSpec:
     return CompiledSpec(graph, data_dict, digest, diagnostics, resolved)
 
 
-def compile_file(path, overrides=(), data=None) -> CompiledSpec:
+def compile_file(path, overrides=(), data=None, resolve_ref: RefResolver | None = None) -> CompiledSpec:
     """Compile the spec file ``path`` (or ``zoo:NAME[@VERSION]``) with ``--set`` overrides and an
     optional dataset header."""
-    return compile_spec(spec_source(path), data=data, overrides=tuple(overrides))
+    return compile_spec(spec_source(path, resolve_ref), data=data, overrides=tuple(overrides),
+                        resolve_ref=resolve_ref)
 
 
-def spec_source(spec):
+def spec_source(spec, resolve_ref: RefResolver | None = None):
     """What ``compile_spec`` takes for a user's spec argument: ``zoo:NAME[@VERSION]`` becomes the
-    entry's spec file (pulled when not cached), another one-line string a path; YAML text,
+    entry's spec file (through ``resolve_ref``), another one-line string a path; YAML text,
     dicts and paths pass through."""
     from pathlib import Path
 
-    if isinstance(spec, str) and spec.startswith("zoo:"):
-        from spinlock_spec.zoo import resolve_spec_ref
-
-        return resolve_spec_ref(spec)
+    if is_zoo_ref(spec):
+        if resolve_ref is None:       # a caller's mistake, not the user's: the API and the CLI pass one
+            raise ValueError(f"cannot resolve {spec!r}: pass resolve_ref=spinlock_spec.zoo.resolve_spec_ref")
+        return resolve_ref(spec)
     if isinstance(spec, str) and "\n" not in spec:
         return Path(spec)
     return spec

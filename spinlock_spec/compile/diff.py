@@ -180,10 +180,12 @@ def _graph_changes(ga, gb) -> list[GraphChange]:
     return out
 
 
-def _compiled(spec):
-    from spinlock_spec.compile.compiled import CompiledSpec, compile_spec
+def _compiled(spec, resolve_ref):
+    from spinlock_spec.compile.compiled import CompiledSpec, compile_spec, spec_source
 
-    return spec if isinstance(spec, CompiledSpec) else compile_spec(spec)
+    if isinstance(spec, CompiledSpec):
+        return spec
+    return compile_spec(spec_source(spec, resolve_ref), resolve_ref=resolve_ref)
 
 
 def _name(spec, compiled) -> str:
@@ -192,9 +194,10 @@ def _name(spec, compiled) -> str:
     return str(spec) if not isinstance(spec, dict) else "<dict>"
 
 
-def diff_specs(a, b) -> SpecDiff:
-    """Diff two specs (CompiledSpec, or anything compile_spec takes)."""
-    ca, cb = _compiled(a), _compiled(b)
+def diff_specs(a, b, resolve_ref=None) -> SpecDiff:
+    """Diff two specs (CompiledSpec, ``zoo:NAME`` with ``resolve_ref``, or anything compile_spec
+    takes)."""
+    ca, cb = _compiled(a, resolve_ref), _compiled(b, resolve_ref)
     changes: list[Change] = []
     _walk(ca.spec, cb.spec, (), changes, lambda p: str(ca.origin(p)), lambda p: str(cb.origin(p)))
     return SpecDiff(_name(a, ca), _name(b, cb), ca.hash, cb.hash, changes, _graph_changes(ca.graph, cb.graph))

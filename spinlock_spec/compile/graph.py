@@ -6,8 +6,6 @@ Every node has ``kind`` and ``source`` (file:line:col, ``--set ...`` or
 from __future__ import annotations
 
 import copy
-import json
-import os
 
 from spinlock_spec.registry import ENCODERS, FIELDS, HYBRID, TEMPORAL
 
@@ -67,14 +65,15 @@ def _data_kind(shape) -> str | None:
 
 def _mapping_categories(path) -> int | None:
     """Number of categories in a readable mapping file, else None (rules report problems)."""
-    if not path or not os.path.isfile(path):
+    from spinlock_spec.data.mapping import read_mapping
+    from spinlock_spec.errors import DataError
+
+    if not path:
         return None
     try:
-        with open(path, encoding="utf-8") as fp:
-            mapping = json.load(fp)
-    except (OSError, ValueError):
+        return len(read_mapping(path))
+    except DataError:
         return None
-    return len(mapping) if isinstance(mapping, dict) else None
 
 
 def build_graph(spec: dict, info, resolved=None):

@@ -7,7 +7,6 @@ triggers each one.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable
@@ -44,7 +43,7 @@ class RuleContext:
         return self.graph.nodes[node_id]
 
     def encoders(self):
-        for node_id, attrs in self.graph.nodes(data=True):
+        for _node_id, attrs in self.graph.nodes(data=True):
             if attrs["kind"] == "family_encoder":
                 yield attrs, self.graph.nodes[f"family:{attrs['family']}"]
 
@@ -132,36 +131,25 @@ def mapping_missing(ctx):
         yield Finding(f"category mapping file not found: {path}", ("training", "category_mapping_file"))
 
 
-@rule("mapping-file-invalid", "error", "the category mapping file is not JSON {category: [column indices]}",
-      "write e.g. {\"dynamics\": [0, 1, 2], \"shape\": [3, 4]}")
+@rule("mapping-file-invalid", "error",
+      "the category mapping file is not JSON {category: [column indices or feature names]}",
+      "write e.g. {\"dynamics\": [0, 1, 2], \"shape\": [\"summary:c3\", \"summary:c4\"]}")
 def mapping_invalid(ctx):
     a = ctx.node("assignment")
     path = a["category_mapping_file"]
     if not (path and a["mode"] in ("manual", "learnable") and os.path.isfile(path)):
         return
+    from spinlock_spec.data.mapping import index_problems, read_mapping
+    from spinlock_spec.errors import DataError
+
     where = ("training", "category_mapping_file")
     try:
-        with open(path, encoding="utf-8") as fp:
-            mapping = json.load(fp)
-    except (OSError, ValueError) as exc:
-        yield Finding(f"cannot read {path} as JSON: {exc}", where)
+        mapping = read_mapping(path)       # the parser data loading uses: names are accepted here too
+    except DataError as exc:
+        yield Finding(exc.message, where)
         return
-    if not isinstance(mapping, dict) or not mapping:
-        yield Finding(f"{path} must hold a non-empty JSON object", where)
-        return
-    width = ctx.node("fuse")["width"]
-    seen: dict = {}
-    for cat, cols in mapping.items():
-        if not isinstance(cols, list) or not cols or not all(isinstance(c, int) and not isinstance(c, bool)
-                                                             for c in cols):
-            yield Finding(f"category {cat!r} in {path} must list column indices (integers)", where)
-            continue
-        for c in cols:
-            if c < 0 or (width is not None and c >= width):
-                yield Finding(f"category {cat!r}: column {c} is outside 0..{(width or 0) - 1}", where)
-            elif c in seen:
-                yield Finding(f"column {c} is in both {seen[c]!r} and {cat!r}", where)
-            seen[c] = cat
+    for problem in index_problems(mapping, ctx.node("fuse")["width"]):
+        yield Finding(problem, where)
 
 
 @rule("mapping-file-initialises-learnable", "info",

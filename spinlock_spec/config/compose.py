@@ -15,6 +15,7 @@ from pathlib import Path
 from spinlock_spec.errors import Diagnostic, SpecError
 from spinlock_spec.config.origin import Origin, Positions
 from spinlock_spec.config.safe_yaml import parse_yaml
+from spinlock_spec.zoo_ref import RefResolver, is_zoo_ref
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 16
@@ -79,20 +80,20 @@ def merge_into(base: dict, base_pos: Positions, over: dict, over_pos: Positions,
                     table_to[q] = o
 
 
-def _resolve_ref(ref: str, here: Path, origin: Origin | None, chain) -> Path:
-    if ref.startswith("zoo:"):
+def _resolve_ref(ref: str, here: Path, origin: Origin | None, chain, resolve_ref: RefResolver | None) -> Path:
+    if is_zoo_ref(ref):
+        if resolve_ref is None:     # the loader knows the syntax, the zoo layer (above) the entries
+            _fail("E111", f"cannot resolve {ref!r}: this spec was loaded without a zoo resolver",
+                  origin=origin, chain=chain,
+                  hint="load it through spinlock_spec.api or the CLI, or pass "
+                       "resolve_ref=spinlock_spec.zoo.resolve_spec_ref")
         try:
-            from spinlock_spec.zoo import resolve_spec_ref
-        except ImportError:
-            _fail("E106", f"cannot resolve {ref!r}: the zoo is unavailable in this installation",
-                  origin=origin, chain=chain, hint="extend a local file instead")
-        try:
-            return Path(resolve_spec_ref(ref))
+            return Path(resolve_ref(ref))
         except SpecError:
             raise
         except Exception as exc:   # ZooError and friends: keep one located message
             message = getattr(exc, "message", None) or str(exc)
-            _fail("E106", f"cannot resolve {ref!r}: {message}", origin=origin, chain=chain,
+            _fail("E111", f"cannot resolve {ref!r}: {message}", origin=origin, chain=chain,
                   hint=getattr(exc, "hint", None) or "run `spinlock-spec zoo list` to see the entries")
     if not ref.strip():
         _fail("E106", "extends needs a file name", origin=origin, chain=chain)
@@ -100,8 +101,12 @@ def _resolve_ref(ref: str, here: Path, origin: Origin | None, chain) -> Path:
     return target if target.is_absolute() else here.parent / target
 
 
-def load_file(path: Path, *, stack: tuple = (), chain: tuple = (), origin: Origin | None = None):
-    """Load ``path`` with its bases merged.  Returns (data, positions, files)."""
+def load_file(path: Path, *, stack: tuple = (), chain: tuple = (), origin: Origin | None = None,
+              resolve_ref: RefResolver | None = None):
+    """Load ``path`` with its bases merged.  Returns (data, positions, files).
+
+    ``resolve_ref`` turns an ``extends: zoo:NAME`` into the entry's spec file (see
+    :mod:`spinlock_spec.zoo_ref`); without it such a base is an error E106."""
     name = display_name(path)
     via = chain[:-1]          # files leading to the one holding ``origin`` (the extends entry)
     chain = chain + (name,)
@@ -113,10 +118,11 @@ def load_file(path: Path, *, stack: tuple = (), chain: tuple = (), origin: Origi
               hint="remove one of the extends entries")
     text = read_text(path, origin=origin, chain=via)
     data, positions = parse_yaml(text, name, chain)
-    return _compose(data, positions, path, name, stack + (real,), chain)
+    return _compose(data, positions, path, name, stack + (real,), chain, resolve_ref)
 
 
-def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, chain: tuple):
+def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, chain: tuple,
+             resolve_ref: RefResolver | None):
     if data is None:
         data = {}
         positions.values[()] = Origin("file", name, 1, 1, chain)
@@ -139,8 +145,8 @@ def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, ch
     merged_pos = Positions()
     for i, ref in enumerate(refs):
         o = positions.values.get(("extends", i), ref_origin) if len(refs) > 1 else ref_origin
-        base_path = _resolve_ref(ref, path, o, chain[:-1])
-        b_data, b_pos, b_files = load_file(base_path, stack=stack, chain=chain, origin=o)
+        base_path = _resolve_ref(ref, path, o, chain[:-1], resolve_ref)
+        b_data, b_pos, b_files = load_file(base_path, stack=stack, chain=chain, origin=o, resolve_ref=resolve_ref)
         merge_into(merged, merged_pos, b_data, b_pos)
         files += [f for f in b_files if f not in files]
     positions.drop_under(("extends",))
@@ -151,11 +157,11 @@ def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, ch
     return merged, merged_pos, files
 
 
-def load_text(text: str, name: str = "<text>", base_dir: Path | None = None):
+def load_text(text: str, name: str = "<text>", base_dir: Path | None = None, resolve_ref: RefResolver | None = None):
     """Load spec text (extends are relative to ``base_dir``, default the working directory)."""
     data, positions = parse_yaml(text, name, (name,))
     anchor = (base_dir or Path.cwd()) / "__spec_text__.yaml"
-    return _compose(data, positions, anchor, name, (), (name,))
+    return _compose(data, positions, anchor, name, (), (name,), resolve_ref)
 
 
 # --------------------------------------------------------------------------- --set

@@ -2,6 +2,10 @@
 
     load_spec(path_or_text, overrides) -> LoadedSpec     (files, extends, --set; positions)
     resolve(spec)                        -> ResolvedSpec   (legacy keys mapped, validated, defaults filled)
+
+Both take ``resolve_ref``, the callback that turns ``extends: zoo:NAME`` into a file
+(the zoo layer sits above this one; the API and the CLI pass
+``spinlock_spec.zoo.resolve_spec_ref``).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 from spinlock_spec.errors import Diagnostic, SpecError
 from spinlock_spec.config.origin import DEFAULT, Origin, Positions
+from spinlock_spec.zoo_ref import RefResolver
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -59,7 +64,7 @@ def _is_path_like(value) -> bool:
     return value.endswith((".yaml", ".yml", ".json")) and ": " not in value and "{" not in value
 
 
-def load_spec(path_or_text, overrides=()) -> LoadedSpec:
+def load_spec(path_or_text, overrides=(), resolve_ref: RefResolver | None = None) -> LoadedSpec:
     """Load a spec from a file path, YAML text, or a dict, apply ``--set`` overrides.
 
     A ``pathlib.Path`` or a one-line string naming a ``.yaml``/``.yml`` file (or an
@@ -73,10 +78,10 @@ def load_spec(path_or_text, overrides=()) -> LoadedSpec:
         loaded = LoadedSpec(copy.deepcopy(path_or_text), Positions(), ["<dict>"], "<dict>", Path.cwd())
     elif _is_path_like(path_or_text):
         path = Path(path_or_text)
-        data, positions, files = load_file(path)
+        data, positions, files = load_file(path, resolve_ref=resolve_ref)
         loaded = LoadedSpec(data, positions, files, display_name(path), path.resolve().parent)
     elif isinstance(path_or_text, str):
-        data, positions, files = load_text(path_or_text)
+        data, positions, files = load_text(path_or_text, resolve_ref=resolve_ref)
         loaded = LoadedSpec(data, positions, files, "<text>", Path.cwd())
     else:
         raise SpecError(f"cannot load a spec from {type(path_or_text).__name__}", code="E104")
@@ -92,7 +97,7 @@ def _sort_key(d: Diagnostic):
     return (_SEVERITY_ORDER.get(d.severity, 3), d.file or "", d.line or 0, d.col or 0)
 
 
-def resolve(spec, overrides=()) -> ResolvedSpec:
+def resolve(spec, overrides=(), resolve_ref: RefResolver | None = None) -> ResolvedSpec:
     """Validate and canonicalise a spec (anything :func:`load_spec` takes).
 
     Raises :class:`SpecError` with every problem when the spec is invalid.
@@ -101,7 +106,7 @@ def resolve(spec, overrides=()) -> ResolvedSpec:
     from spinlock_spec.config.defaults import fill_defaults
     from spinlock_spec.config.schema import validate
 
-    loaded = load_spec(spec, overrides)
+    loaded = load_spec(spec, overrides, resolve_ref)
     data, positions = loaded.data, loaded.positions
     notes = renames.normalize(data, positions) + legacy.normalize(data, positions)
     problems = [d for d in notes if d.severity == "error"] + validate(data, positions)

@@ -123,7 +123,7 @@ class _Reader:
             if key_tag == _MERGE or (type(key_node).__name__ == "ScalarNode" and key_node.value == "<<"
                                      and key_tag == _CORE + "str" and key_node.style is None):
                 sources = value_node.value if type(value_node).__name__ == "SequenceNode" else [value_node]
-                for i, src in enumerate(sources):
+                for src in sources:
                     if type(src).__name__ != "MappingNode":
                         self.error(src, "E100", "a merge key '<<' needs a mapping or a list of mappings",
                                    path=path)

@@ -9,5 +9,7 @@ for the compile layer.  Modules:
 - ``sources``    ``read_shapes``, ``load_dataset``, ``load_from_config``, ``shapes_from_config``
 - ``hdf5``       spinlock-layout reader and ``write_hdf5``; ``npz``: reader and ``write_npz``
 - ``preprocess`` ``Preprocessor`` (fit on train / transform / npz stats), ``fit_preprocessor``
-- ``discovery``  ``discover_categories``, ``load_mapping_file``, ``adjusted_rand``
+- ``discovery``  ``discover_categories``, ``adjusted_rand``, ``adjusted_rand_index``
+- ``mapping``    category mapping files, the one parser: ``read_mapping`` (form; used by the
+                 compiler), ``resolve_mapping`` / ``load_mapping_file`` (indices and names, with data)
 """

@@ -23,13 +23,10 @@ scikit-learn is imported inside the functions only (layer rule).
 """
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 
-from spinlock_spec.errors import DataError
 from spinlock_spec.config import schema_source
 from spinlock_spec.config.sections import schema_defaults
 
@@ -147,6 +144,17 @@ def labels_from_categories(categories: list[list[int]], n_features: int) -> np.n
     return labels
 
 
+def adjusted_rand_index(true_labels, predicted) -> float:
+    """ARI over the features whose true label is >= 0 (scikit-learn imported lazily)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    pairs = [(int(t), int(p)) for t, p in zip(true_labels, predicted) if int(t) >= 0]
+    if len(pairs) < 2:
+        return float("nan")
+    t, p = zip(*pairs)
+    return float(adjusted_rand_score(t, p))
+
+
 def adjusted_rand(true_labels, categories: list[list[int]]) -> float:
     """Adjusted Rand index between planted groups and discovered categories."""
     from sklearn.metrics import adjusted_rand_score
@@ -154,66 +162,3 @@ def adjusted_rand(true_labels, categories: list[list[int]]) -> float:
     true_labels = np.asarray(true_labels)
     pred = labels_from_categories(categories, true_labels.shape[0])
     return float(adjusted_rand_score(true_labels, pred))
-
-
-def load_mapping_file(path, feature_names: list[str]) -> list[list[int]]:
-    """Read a manual category mapping: JSON ``{category_name: [column index or feature name]}``.
-
-    A name matches a feature name exactly, or the part after ``family:`` when that
-    is unique.  Every feature must be covered exactly once; categories are returned
-    in file order.
-    """
-    path = Path(path)
-
-    def bad(message: str, hint: str | None = None) -> DataError:
-        return DataError(f"{path}: {message}", code="D010", hint=hint)
-
-    if not path.is_file():
-        raise DataError(f"category mapping file not found: {path}", code="D001")
-    try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad(f"category mapping file is not valid JSON: {exc}") from None
-    if not isinstance(mapping, dict) or not mapping:
-        raise bad("category mapping must be a non-empty JSON object "
-                  "{category_name: [column indices or feature names]}")
-    by_name = {name: i for i, name in enumerate(feature_names)}
-    short: dict[str, list[int]] = {}
-    for i, name in enumerate(feature_names):
-        short.setdefault(name.split(":", 1)[-1], []).append(i)
-    n = len(feature_names)
-    owner: dict[int, str] = {}
-    categories: list[list[int]] = []
-    for cat_name, members in mapping.items():
-        if not isinstance(members, list) or not members:
-            raise bad(f"category {cat_name!r} must be a non-empty list of column indices or feature names")
-        cat: list[int] = []
-        for m in members:
-            if isinstance(m, bool) or not isinstance(m, (int, str)):
-                raise bad(f"category {cat_name!r}: entry {m!r} is neither a column index nor a feature name")
-            if isinstance(m, int):
-                if not 0 <= m < n:
-                    raise bad(f"category {cat_name!r}: column index {m} out of range "
-                              f"(the model has {n} features, 0..{n - 1})")
-                idx = m
-            elif m in by_name:
-                idx = by_name[m]
-            elif len(short.get(m, [])) == 1:
-                idx = short[m][0]
-            else:
-                kind = "ambiguous" if m in short else "unknown"
-                listed = ", ".join(feature_names[:8]) + (", ..." if n > 8 else "")
-                raise bad(f"category {cat_name!r}: {kind} feature name {m!r}", hint=f"features are: {listed}")
-            if idx in owner:
-                raise bad(f"feature {feature_names[idx]!r} (column {idx}) appears twice: in "
-                          f"{owner[idx]!r} and {cat_name!r}")
-            owner[idx] = cat_name
-            cat.append(idx)
-        categories.append(cat)
-    missing = [i for i in range(n) if i not in owner]
-    if missing:
-        listed = ", ".join(f"{i} ({feature_names[i]})" for i in missing[:20])
-        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise bad(f"{len(missing)} feature(s) are in no category: {listed}{more}",
-                  hint="every feature must belong to exactly one category")
-    return categories

@@ -385,7 +385,7 @@ class Preprocessor:
                                            scale=np.asarray(d[f"{f}_fields_{s_name}"], np.float64))
         except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
             raise DataError(f"{source}: invalid normalization statistics ({type(exc).__name__}: {exc})",
-                            code="D003") from None
+                            code="D013") from None
         return pre
 
     def save(self, path) -> Path:
@@ -404,12 +404,12 @@ class Preprocessor:
     def load(cls, path) -> Preprocessor:
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"normalization statistics not found: {path}", code="D001")
+            raise DataError(f"normalization statistics not found: {path}", code="D013")
         try:
             with np.load(path, allow_pickle=False) as npz:
                 d = {k: npz[k] for k in npz.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise DataError(f"cannot read normalization statistics {path}: {exc}", code="D003") from None
+            raise DataError(f"cannot read normalization statistics {path}: {exc}", code="D013") from None
         return cls.from_npz_dict(d, source=str(path))
 
 

@@ -25,18 +25,7 @@ from .shapes import FIELD_FAMILIES, synthetic_shapes, with_defaults
 
 N_KEY = "__n__"
 
-DATA_ERROR_CODES = {
-    "D001": "dataset file not found",
-    "D002": "not an HDF5 or NPZ file",
-    "D003": "corrupt or truncated file",
-    "D004": "family missing from the file",
-    "D005": "wrong shape or type",
-    "D006": "raw fields missing",
-    "D007": "all-NaN family",
-    "D008": "row counts differ",
-    "D009": "invalid lengths",
-    "D010": "invalid category mapping file",
-}
+# the codes of DataError are in spinlock_spec/errors_table.py (docs/errors.md)
 
 
 def detect_format(path) -> str:

@@ -68,7 +68,7 @@ class StreamingTable:
         self.path, self.key = Path(path), key
         self.file = h5py.File(self.path, "r")
         if key not in self.file:
-            raise DataError(f"{self.path}: no dataset {key!r} to stream", code="D010")
+            raise DataError(f"{self.path}: no dataset {key!r} to stream", code="D004")
         self.ds = self.file[key]
         if self.ds.ndim != 2:
             raise DataError(f"{self.path}:{key}: streaming supports tabular [N, D] families, "

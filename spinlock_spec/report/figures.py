@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .assignment_order import block_bounds, block_order
+import spinlock_spec.assignment_plot as plot
+from spinlock_spec.assignment_plot import DPI, assignment_height, new_figure
+
 from .model_stats import ModelStats
 from .series import Series
-
-DPI = 100
 
 
 @dataclass
@@ -25,15 +25,6 @@ class FigureInfo:
     file: str          # name of the PNG inside the report folder
     title: str
     caption: str
-
-
-def new_figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 FIGURE_FILES = ("loss.png", "codebook_curves.png", "learnable.png", "codebook_grid.png", "assignment.png",
@@ -48,12 +39,6 @@ def _save(fig, out: Path, name: str) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, dpi=DPI, format="png")
     atomic_write_bytes(out / name, buf.getvalue())
-
-
-def render_rgb(fig) -> np.ndarray:
-    """The figure as an [H, W, 3] uint8 array (for TensorBoard images)."""
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def _plot_lines(ax, epochs: Sequence[int], curves: dict[str, Sequence[float | None]], *,
@@ -165,31 +150,9 @@ def codebook_grid_figure(cats: list[str], grid: dict, epoch: int | None, out: Pa
 
 # --------------------------------------------------------------------------- model
 def draw_assignment(fig, stats: ModelStats) -> None:
-    """The sorted assignment heatmap on ``fig`` (shared with the TensorBoard writer)."""
-    matrix = np.asarray(stats.assignment, dtype=float)
-    order = block_order(matrix)
-    F, K = matrix.shape
-    ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(matrix[order], aspect="auto", cmap="Blues", vmin=0.0, vmax=1.0,
-                   interpolation="nearest")
-    ax.set_xticks(range(K), labels=stats.category_names, rotation=45, ha="right", fontsize=8)
-    if F <= 200:
-        ax.set_yticks(range(F), labels=[stats.feature_names[i] for i in order],
-                      fontsize=max(3.0, min(8.0, 700.0 / max(F, 1))))
-    else:
-        ax.set_ylabel(f"{F} features (sorted by category)")
-    for b in block_bounds(matrix, order):
-        ax.axhline(b - 0.5, color="crimson", linewidth=0.6)
-    what = (f"assignment probabilities (temperature {stats.temperature:.2f})"
-            if stats.learnable and stats.temperature is not None else
-            "assignment probabilities" if stats.learnable else "category membership")
-    ax.set_title(f"Feature -> category {what}")
-    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    fig.tight_layout()
-
-
-def assignment_height(n_features: int) -> float:
-    return max(4.5, min(0.13 * n_features + 2.0, 40.0))
+    """The sorted assignment heatmap of ``stats`` on ``fig``."""
+    plot.draw_assignment(fig, stats.assignment, stats.feature_names, stats.category_names,
+                         learnable=stats.learnable, temperature=stats.temperature)
 
 
 def assignment_figure(stats: ModelStats | None, out: Path) -> FigureInfo | None:

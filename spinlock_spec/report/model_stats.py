@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from spinlock_spec.errors import CheckpointError, UserError
-from spinlock_spec.runs.names import BEST_STEM, CATEGORIES_FILE, FINAL_MODEL_FILE, FINAL_STEM, MODEL_FILES, weights_file
+from spinlock_spec.runs.names import (BEST_STEM, CATEGORIES_FILE, CONFIG_FILE, FINAL_MODEL_FILE, FINAL_STEM, MODEL_FILES,
+                                      NORMALIZATION_FILE, weights_file)
 
 MAX_ROWS = 5000
 BATCH = 1024
@@ -119,17 +120,18 @@ def load_model_stats(folder: Path, *, finished: bool, categories: dict[str, Any]
 def _data_stats(folder: Path, model, stats: ModelStats, max_rows: int) -> None:
     import torch
 
-    from spinlock_spec import api
+    from spinlock_spec.assemble.prepare import prepare_data
+    from spinlock_spec.compile import compile_spec
     from spinlock_spec.data.preprocess import Preprocessor
 
-    config = folder / api.CONFIG_FILE
-    norm = folder / api.NORMALIZATION_FILE
+    config = folder / CONFIG_FILE
+    norm = folder / NORMALIZATION_FILE
     if not (config.is_file() and norm.is_file()):
         stats.notes.append("code usage and reconstruction error skipped: "
-                           f"{api.CONFIG_FILE} or {api.NORMALIZATION_FILE} missing")
+                           f"{CONFIG_FILE} or {NORMALIZATION_FILE} missing")
         return
-    compiled = api.compile_spec(config)
-    prepared = api.prepare_data(compiled, preprocessor=Preprocessor.load(norm))
+    compiled = compile_spec(config)          # a run's config.yaml is resolved: no zoo references left
+    prepared = prepare_data(compiled, preprocessor=Preprocessor.load(norm))
     arrays = {k: torch.as_tensor(np.asarray(v)) for k, v in prepared.val.arrays.items()}
     n = min(prepared.val.n_samples, max_rows)
     sizes = model.codebook_sizes.cpu().numpy()

@@ -125,7 +125,7 @@ def records_from_history(history: dict[str, Any]) -> list[dict[str, Any]]:
     epochs = history.get("epochs") or []
     out = []
     for i, epoch in enumerate(epochs):
-        def at(key, default=None):
+        def at(key, default=None, i=i):
             seq = history.get(key) or []
             return seq[i] if i < len(seq) else default
         comps = dict(at("train_components") or {})

@@ -22,15 +22,20 @@ __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
+# The package ``spinlock_spec`` defines a function ``train`` (forwarding to the API); importing
+# this subpackage replaces that attribute with the module.  Keep it callable by forwarding to
+# the function, captured here before the replacement: the train layer never imports the API.
+_facade = getattr(__import__("sys").modules.get("spinlock_spec"), "train", None)
+
+
 class _CallableTrainModule(__import__("types").ModuleType):
-    """Importing this subpackage sets ``spinlock_spec.train`` to the module, replacing the
-    API function of the same name; calling the module keeps ``spinlock_spec.train(...)``
-    working as documented (it forwards to :func:`spinlock_spec.api.train`)."""
+    """Calling the module keeps ``spinlock_spec.train(...)`` working as documented (it is
+    :func:`spinlock_spec.train`, which forwards to :func:`spinlock_spec.api.train`)."""
 
     def __call__(self, *args, **kwargs):
-        from spinlock_spec.api import train
-
-        return train(*args, **kwargs)
+        if not callable(_facade) or isinstance(_facade, __import__("types").ModuleType):
+            raise TypeError("spinlock_spec.train is a package here; call spinlock_spec.api.train")
+        return _facade(*args, **kwargs)
 
 
 __import__("sys").modules[__name__].__class__ = _CallableTrainModule

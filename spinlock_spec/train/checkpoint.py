@@ -114,7 +114,7 @@ def read_pair(json_path: str | os.PathLike, *, expected_format: str
             code="E401")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(f"{json_path}: written by a newer spinlock-spec "
-                              f"(format_version {meta.get('format_version')})", code="E401")
+                              f"(format_version {meta.get('format_version')})", code="E405")
     weights_name = meta.get("weights_file")
     if not isinstance(weights_name, str) or "/" in weights_name or "\\" in weights_name:
         raise CheckpointError(f"{json_path}: metadata names no valid weights file", code="E401")
@@ -206,7 +206,7 @@ def _model_json_path(run_or_file: str | os.PathLike | RunDir, which: str) -> Pat
         return p.with_suffix(".json")
     if p.suffix == ".pt":
         raise CheckpointError(f"{p}: pickled PyTorch checkpoints are not loaded (unsafe); "
-                              "spinlock-spec reads <name>.safetensors + <name>.json", code="E401")
+                              "spinlock-spec reads <name>.safetensors + <name>.json", code="E406")
     return p
 
 

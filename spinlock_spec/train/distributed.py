@@ -2,7 +2,7 @@
 
 A process learns its place from the variables torchrun sets (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``);
-``spinlock-spec train --nproc N`` (train/launcher.py) sets the same ones.
+``spinlock-spec train --nproc N`` (cli/launcher.py) sets the same ones.
 With ``WORLD_SIZE`` > 1 :func:`setup` joins the process group: gloo on CPU,
 nccl on CUDA (one GPU per process, ``cuda:LOCAL_RANK``).
 

@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 
+from spinlock_spec.data.discovery import adjusted_rand_index
+
 
 # --------------------------------------------------------------------------- batches
 def n_rows(arrays: Mapping[str, torch.Tensor]) -> int:
@@ -173,16 +175,6 @@ def feature_categories(model: Any) -> torch.Tensor:
     for k, members in enumerate(cats):
         labels[torch.as_tensor(list(members), dtype=torch.long)] = k
     return labels
-
-
-def adjusted_rand_index(true_labels: Sequence[int], predicted: Sequence[int]) -> float:
-    """ARI over the features whose true label is >= 0 (scikit-learn imported lazily)."""
-    from sklearn.metrics import adjusted_rand_score
-    pairs = [(int(t), int(p)) for t, p in zip(true_labels, predicted) if int(t) >= 0]
-    if len(pairs) < 2:
-        return float("nan")
-    t, p = zip(*pairs)
-    return float(adjusted_rand_score(t, p))
 
 
 def labels_from_true_groups(feature_names: Sequence[str],

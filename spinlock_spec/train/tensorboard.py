@@ -73,21 +73,18 @@ def epoch_scalars(record: Mapping[str, Any]) -> dict[str, float]:
 def assignment_image(probs: np.ndarray, feature_names, category_names, temperature: float | None) -> np.ndarray:
     """[H, W, 3] uint8 picture of the assignment matrix: the report's labelled heatmap
     when matplotlib is available, else the sorted matrix itself scaled up."""
-    try:
-        from spinlock_spec.report.figures import assignment_height, new_figure, draw_assignment, render_rgb
-        from spinlock_spec.report.model_stats import ModelStats
-    except ImportError:
-        from spinlock_spec.report.assignment_order import block_order
+    from spinlock_spec.assignment_plot import assignment_height, block_order, draw_assignment, new_figure, render_rgb
 
+    F, K = probs.shape
+    try:
+        fig = new_figure(max(7.0, 0.55 * K + 4.5), min(assignment_height(F), 16.0))
+    except ImportError:
         m = np.asarray(probs, dtype=float)[block_order(probs)]
         gray = (255 * (1.0 - np.clip(m, 0.0, 1.0))).astype(np.uint8)
         big = np.kron(gray, np.ones((6, 24), dtype=np.uint8))
         return np.repeat(big[..., None], 3, axis=2)
-    F, K = probs.shape
-    stats = ModelStats("model", list(feature_names), list(category_names), np.asarray(probs), True,
-                       temperature=temperature)
-    fig = new_figure(max(7.0, 0.55 * K + 4.5), min(assignment_height(F), 16.0))
-    draw_assignment(fig, stats)
+    draw_assignment(fig, probs, list(feature_names), list(category_names), learnable=True,
+                    temperature=temperature)
     return render_rgb(fig)
 
 

@@ -142,7 +142,9 @@ def compiled_hash(spec_path: Path) -> str | None:
     except ImportError:
         return None
     try:
-        return compile_spec(spec_path).hash
+        from spinlock_spec.zoo import resolve_spec_ref
+
+        return compile_spec(spec_path, resolve_ref=resolve_spec_ref).hash
     except Exception:        # noqa: BLE001 - a maintainer tool: report, do not stop
         return None
 

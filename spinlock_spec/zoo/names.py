@@ -1,4 +1,5 @@
-"""Names, versions, references and file names of zoo entries.
+"""Names, versions, references and file names of zoo entries (the reference syntax,
+names and versions are :mod:`spinlock_spec.zoo_ref`'s, re-exported here).
 
 Everything a registry sends us that later becomes part of a path on disk goes
 through this module first: entry names and versions become cache folders, file
@@ -10,58 +11,19 @@ from __future__ import annotations
 import re
 
 from spinlock_spec.errors import ZooError
+from spinlock_spec.zoo_ref import (NAME_PATTERN, REF_PREFIX, VERSION_PATTERN, check_name, check_version,
+                                   is_zoo_ref, parse_ref)
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
-VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$"
+__all__ = ["NAME_PATTERN", "VERSION_PATTERN", "FILE_PATTERN", "ROLES", "REF_PREFIX", "check_name", "check_version",
+           "is_zoo_ref", "parse_ref", "version_key", "newest", "file_name_problem", "check_file_name"]
+
 FILE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
 
 # config: the resolved spec the weights were trained with (a run folder's config.yaml), so
 # that a pulled entry with weights is a loadable run folder (api.load_run("zoo:NAME")).
 ROLES = ("spec", "weights", "weights_meta", "normalization", "categories", "config", "card")
 
-REF_PREFIX = "zoo:"
-
-_NAME_RE = re.compile(NAME_PATTERN)
-_VERSION_RE = re.compile(VERSION_PATTERN)
 _FILE_RE = re.compile(FILE_PATTERN)
-
-
-def is_zoo_ref(text: object) -> bool:
-    """True for strings of the form ``zoo:NAME`` or ``zoo:NAME@VERSION``."""
-    return isinstance(text, str) and text.startswith(REF_PREFIX)
-
-
-def parse_ref(ref: str) -> tuple[str, str | None]:
-    """Split ``zoo:NAME[@VERSION]`` (the ``zoo:`` prefix is optional) into
-    ``(name, version or None)``; raise :class:`ZooError` for a malformed one."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise ZooError(f"empty zoo reference {ref!r}", code="Z001",
-                       hint="write zoo:NAME or zoo:NAME@VERSION")
-    text = ref.strip()
-    if text.startswith(REF_PREFIX):
-        text = text[len(REF_PREFIX):]
-    name, sep, version = text.partition("@")
-    check_name(name, ref)
-    if sep:
-        check_version(version, ref)
-        return name, version
-    return name, None
-
-
-def check_name(name: str, context: str | None = None) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        where = f" in {context!r}" if context and context != name else ""
-        raise ZooError(f"invalid zoo entry name {name!r}{where}", code="Z001",
-                       hint="entry names use lower-case letters, digits, '_' and '-' (at most 64)")
-    return name
-
-
-def check_version(version: str, context: str | None = None) -> str:
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
-        where = f" in {context!r}" if context else ""
-        raise ZooError(f"invalid zoo entry version {version!r}{where}", code="Z001",
-                       hint="versions are dotted numbers such as 1, 1.0 or 1.2.3")
-    return version
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -1,7 +1,7 @@
 """``spinlock-spec train SPEC --nproc N``: N training processes on this machine.
 
 The launcher starts N copies of this module (``python -m
-spinlock_spec.train.launcher``) with the variables torchrun would set (RANK,
+spinlock_spec.cli.launcher``) with the variables torchrun would set (RANK,
 LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and the keyword arguments
 of :func:`spinlock_spec.api.train` as JSON in ``SPINLOCK_SPEC_TRAIN_ARGS``.
 Each child joins the process group (train/distributed.py) and trains its shard.
@@ -41,7 +41,7 @@ def launch(nproc: int, train_kwargs: dict, *, quiet: bool = False, verbose: bool
                    OMP_NUM_THREADS=threads,
                    **{ARGS_ENV: json.dumps(train_kwargs),
                       LOG_ENV: json.dumps({"quiet": quiet, "verbose": verbose})})
-        procs.append(subprocess.Popen([sys.executable, "-m", "spinlock_spec.train.launcher"], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-m", "spinlock_spec.cli.launcher"], env=env))
     status = 0
     try:
         while True:
