@@ -182,10 +182,13 @@ def _graph_changes(ga, gb) -> list[GraphChange]:
 
 def _compiled(spec, resolve_ref):
     from spinlock_spec.compile.compiled import CompiledSpec, compile_spec, spec_source
+    from spinlock_spec.zoo_ref import is_zoo_ref
 
     if isinstance(spec, CompiledSpec):
         return spec
-    return compile_spec(spec_source(spec, resolve_ref), resolve_ref=resolve_ref)
+    if is_zoo_ref(spec):
+        spec = spec_source(spec, resolve_ref)
+    return compile_spec(spec, resolve_ref=resolve_ref)
 
 
 def _name(spec, compiled) -> str:
