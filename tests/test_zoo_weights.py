@@ -70,7 +70,8 @@ def _regenerated_val_metrics(name: str) -> dict:
 
     from spinlock_spec import api
     from spinlock_spec.assemble.categories import true_feature_labels
-    from spinlock_spec.assemble.families import family_inputs, feature_layout
+    from spinlock_spec.assemble.families import family_inputs
+    from spinlock_spec.nn.layout import feature_layout
     from spinlock_spec.train.metrics import evaluate
 
     record = _entry(name)["training_data"]
