@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from spinlock_spec.config.sections import ModelConfig
 from spinlock_spec.registry import ENCODERS
 
+from .layout import family_feature_names
 from .dropout import Dropout
 from .grouped import GroupedLayerNorm, GroupedLinear, MembershipInput, MembershipOutput
 from .inputs import FamilyInput, ModelOutput, jsonable, resolve_levels
@@ -98,14 +99,8 @@ class CategoricalHierarchicalVQVAE(nn.Module):
     # ------------------------------------------------------------------ layout
     @staticmethod
     def _names_of(fam: FamilyInput, enc) -> list[str]:
-        if enc.is_identity:
-            cols = fam.column_names or [f"col{j}" for j in range(enc.out_dim)]
-            return [f"{fam.name}:{c}" for c in cols]
-        manual = getattr(enc, "manual_dim", 0)
-        if manual:
-            cols = fam.column_names or [f"col{j}" for j in range(manual)]
-            return [f"{fam.name}:{c}" for c in cols] + [f"{fam.name}:emb{j}" for j in range(enc.out_dim - manual)]
-        return [f"{fam.name}:emb{j}" for j in range(enc.out_dim)]
+        manual = enc.out_dim if enc.is_identity else getattr(enc, "manual_dim", 0)
+        return family_feature_names(fam.name, fam.column_names, enc.out_dim, manual)
 
     def _check_categories(self, categories, num_features: int) -> list[list[int]]:
         cats = [[int(i) for i in c] for c in categories]
