@@ -61,6 +61,7 @@ _ROWS = [
     ("W301", "warning: a compatibility key set to a value that has no effect", "remove it"),
     ("W302", "warning: logging.wandb: true has no effect (no Weights & Biases integration)",
      "set it to false or remove it"),
+    ("W303", "warning: a renamed key written under its old name (still accepted)", "write the new name"),
     # -- building the model --------------------------------------------------------------------
     ("E300", "the model cannot be built from the compiled spec and the data", "the message names the part"),
     # -- run folders and checkpoints -----------------------------------------------------------
