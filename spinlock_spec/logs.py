@@ -5,6 +5,7 @@ verbatim); warnings are prefixed ``[WARNING]`` as in the seed guide.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -19,14 +20,31 @@ class _PlainFormatter(logging.Formatter):
         return message
 
 
+class _JsonWarnings(logging.Handler):
+    """``--format json``: every warning also as a ``{"event": "warning"}`` line on stdout
+    (unless the trainer's console wrote it as an event already)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "json_event_written", False):
+            return
+        message = record.getMessage().removeprefix("[WARNING] ")
+        sys.stdout.write(json.dumps({"event": "warning", "message": message}) + "\n")
+        sys.stdout.flush()
+
+
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
 
-def configure(*, quiet: bool = False, verbose: bool = False, stream=None) -> logging.Logger:
+def configure(*, quiet: bool = False, verbose: bool = False, stream=None,
+              json_warnings: bool = False) -> logging.Logger:
     """Route the project's logger to ``stream`` (stdout by default).
 
-    quiet: warnings only; verbose: debug details too."""
+    quiet: warnings only; verbose: debug details too; json_warnings: every warning
+    also as a JSON event line on stdout (``--format json``)."""
     logger = get_logger()
     for handler in list(logger.handlers):
         if getattr(handler, "_spinlock_console", False):
@@ -35,6 +53,10 @@ def configure(*, quiet: bool = False, verbose: bool = False, stream=None) -> log
     handler._spinlock_console = True  # type: ignore[attr-defined]
     handler.setFormatter(_PlainFormatter())
     logger.addHandler(handler)
+    if json_warnings:
+        events = _JsonWarnings()
+        events._spinlock_console = True  # type: ignore[attr-defined]
+        logger.addHandler(events)
     logger.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
     logger.propagate = False
     return logger

@@ -17,13 +17,29 @@ SMALL = SMALL_SET_ARGS
 @pytest.fixture(scope="module")
 def static_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "static"
-    proc = cli("train", EXAMPLES / "static_baseline.yaml", "--epochs", 2, "--verbose", "--out", out, *SMALL)
+    # --log-format json, read through a pipe: the events on stdout, the human lines on stderr
+    proc = cli("train", EXAMPLES / "static_baseline.yaml", "--epochs", 2, "--verbose", "--out", out, *SMALL,
+               "--log-format", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+    return out, proc.stderr, proc.stdout
+
+
+def test_json_log_format_every_stdout_line_is_an_event(static_run):
+    out, _, stdout = static_run
+    events = [json.loads(line) for line in stdout.splitlines()]      # every line parses
+    kinds = [e["event"] for e in events]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2]
+    assert kinds[-1] == "finished" and kinds.count("finished") == 1
+    finished = events[-1]
+    history = json.loads((out / "training_history.json").read_text())
+    assert finished["final_metrics"]["quality"] == pytest.approx(history["final_metrics"]["quality"])
+    checkpoints = [e for e in events if e["event"] == "checkpoint"]
+    assert checkpoints and checkpoints[-1]["epoch"] == history["best_epoch"]
+    assert "Epoch 1/2" not in stdout
 
 
 def test_static_train_prints_indicators_and_writes_run_folder(static_run):
-    out, log = static_run
+    out, log, _ = static_run
     assert "Auto-discovering categories" in log
     assert "VQVAETrainer" in log and "LearnableVQVAETrainer" not in log
     assert "[LEARNABLE ASSIGNMENT MODE]" not in log
@@ -43,14 +59,14 @@ def test_static_train_prints_indicators_and_writes_run_folder(static_run):
 
 
 def test_run_config_compiles_again(static_run):
-    out, _ = static_run
+    out, _, _ = static_run
     proc = cli("compile", out / "config.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "CategoricalHierarchicalVQVAE" in proc.stdout
 
 
 def test_encode_writes_tokens_for_a_synthesized_file(static_run, tmp_path):
-    out, _ = static_run
+    out, _, _ = static_run
     data = tmp_path / "d.h5"
     assert cli("data", "synth", "--out", data, "--n", 300).returncode == 0
     tokens = tmp_path / "tokens.npz"
@@ -159,7 +175,7 @@ def test_fewer_rows_than_one_batch(tmp_path):
 
 
 def test_resume_with_a_checkpoint_of_another_spec(static_run, tmp_path):
-    run, _ = static_run
+    run, _, _ = static_run
     before = sorted(p.name for p in run.iterdir())
     spec = _spec(tmp_path, "dataset: {synthetic: {n_samples: 600}}\nfamilies:\n  summary: {encoder: identity}\n"
                            "training: {batch_size: 64}\n")

@@ -44,7 +44,8 @@ def test_diff_cli_exit_codes(tmp_path):
     r = runner.invoke(cli, ["diff", str(STATIC), str(bad)])
     assert r.exit_code == 2 and "E205" in r.stderr
     r = runner.invoke(cli, ["diff", str(STATIC), str(bad), "--format", "json"])
-    assert r.exit_code == 2 and json.loads(r.stdout)["error"] is True
+    payload = json.loads(r.stdout)
+    assert r.exit_code == 2 and payload["ok"] is False and payload["diagnostics"][0]["code"] == "E205"
 
 
 def test_impact_classes():

@@ -7,14 +7,15 @@ import sys
 
 import click
 
+from spinlock_spec.cli.output import error_payload, format_option
+
 
 def _emit_error(exc, fmt: str) -> None:
     if fmt == "json":
-        diags = exc.diagnostics or []
-        payload = {"ok": False, "exit_code": 2,
-                   "diagnostics": [d.to_dict() for d in diags] or [{
-                       "code": exc.code, "severity": "error", "message": exc.message, "file": exc.location,
-                       "line": None, "col": None, "pointer": None, "hint": exc.hint, "chain": []}]}
+        payload = error_payload(exc)
+        payload["diagnostics"] = payload["diagnostics"] or [{
+            "code": exc.code, "severity": "error", "message": exc.message, "file": exc.location,
+            "line": None, "col": None, "pointer": None, "hint": exc.hint, "chain": []}]
         click.echo(json.dumps(payload, indent=2))
     else:
         click.echo(exc.format(), err=True)
@@ -29,8 +30,8 @@ def _emit_error(exc, fmt: str) -> None:
               help="Override a value, e.g. --set training.batch_size=64 (value parsed as YAML). Repeatable.")
 @click.option("--data", "data", type=click.Path(path_type=str), default=None,
               help="Dataset file (HDF5/NPZ) whose header gives the family shapes (not loaded).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text",
-              show_default=True, help="Output: summary text, or the graph as JSON / Graphviz DOT / Mermaid.")
+@format_option("dot", "mermaid", help="Output: summary text, or the graph as JSON / Graphviz DOT / Mermaid "
+              "(with --print: the resolved spec as YAML for text, as JSON for json).")
 @click.option("--lock", "lock", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the resolved spec with its sha256 to this file (atomically).")
 def compile_cmd(spec, overrides, data, fmt, lock):

@@ -7,11 +7,13 @@ import sys
 
 import click
 
+from spinlock_spec.cli.output import error_payload, format_option
+
 
 @click.command("diff")
 @click.argument("a", type=click.Path(path_type=str))
 @click.argument("b", type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def diff_cmd(a, b, fmt):
     """Show what differs between spec A and spec B, each change classed architecture /
     training / cosmetic."""
@@ -27,10 +29,7 @@ def diff_cmd(a, b, fmt):
                             resolve_ref=resolve_spec_ref)
     except UserError as exc:
         if fmt == "json":
-            click.echo(json.dumps({"error": True, "exit_code": 2,
-                                   "diagnostics": [d.to_dict() for d in exc.diagnostics]
-                                   or [{"code": exc.code, "severity": "error", "message": exc.message}]},
-                                  indent=2))
+            click.echo(json.dumps(error_payload(exc), indent=2))
         else:
             click.echo(exc.format(), err=True)
         sys.exit(2)

@@ -4,6 +4,7 @@ own module under ``spinlock_spec.cli`` and is imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 
 import click
@@ -25,6 +26,13 @@ register_command("encode", "spinlock_spec.cli.encode_cmd:encode_cmd")
 register_command("data", "spinlock_spec.cli.data_cmd:data_group")
 register_command("zoo", "spinlock_spec.cli.zoo_cmd:zoo_group")
 register_command("report", "spinlock_spec.cli.report_cmd:report_cmd")
+register_command("doctor", "spinlock_spec.cli.doctor_cmd:doctor_cmd")
+
+# Exit codes besides the common ones (0, 2, 3, 130), shown at the end of each command's help.
+EXTRA_EXIT_CODES: dict[str, str] = {
+    "compile": "1 a compatibility rule found an error.",
+    "diff": "1 the specs differ (0: they are the same).",
+}
 
 
 class LazyGroup(click.Group):
@@ -37,11 +45,23 @@ class LazyGroup(click.Group):
             return None
         module, _, attr = target.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            command = getattr(importlib.import_module(module), attr)
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.startswith("spinlock_spec.cli"):
                 return None   # command not built yet
             raise
+        _add_exit_codes(command, EXTRA_EXIT_CODES.get(name, ""))
+        return command
+
+
+def _add_exit_codes(command: click.Command, extra: str) -> None:
+    """The exit codes at the end of the help of ``command`` and of its subcommands."""
+    from spinlock_spec.cli.output import EXIT_CODES
+
+    if command.epilog is None:
+        command.epilog = EXIT_CODES + (f" Also: {extra}" if extra else "")
+    for sub in getattr(command, "commands", {}).values():
+        _add_exit_codes(sub, "")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,19 +72,30 @@ def cli():
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one message and exit code 2, never a traceback."""
+    from spinlock_spec.cli.output import error_payload, json_mode, json_requested
     from spinlock_spec.errors import UserError
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:                      # the bare command: its help, and success
+        with click.Context(cli, info_name="spinlock-spec") as ctx:
+            click.echo(cli.get_help(ctx))
+        sys.exit(0)
     try:
-        cli.main(args=argv, prog_name="spinlock-spec", standalone_mode=False)
+        cli.main(args=args, prog_name="spinlock-spec", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.exceptions.ClickException as exc:
+        code = 2 if exc.exit_code == 2 else exc.exit_code
+        if json_mode() or json_requested(args):
+            click.echo(json.dumps(error_payload(exc, code)))
         exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except UserError as exc:
+        if json_mode():       # --format json: the error as JSON on stdout as well
+            click.echo(json.dumps(error_payload(exc, exc.exit_code)))
         click.echo(exc.format(), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import click
 
+from spinlock_spec.cli.output import format_option
+
 
 @click.command("report")
 @click.argument("run", type=click.Path(path_type=str))
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder for index.html, summary.json and the PNG figures [default: RUN/report].")
-@click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True,
-              help="html: write figures and the page; json: print the summary to stdout (writes nothing).")
+@format_option("html", help="text (or html): write the figures and the page, print where; json: print "
+              "the summary to stdout (writes nothing; errors as JSON too).")
 @click.option("--no-data", "no_data", is_flag=True, default=False,
               help="Do not encode the validation split (skips code-usage histograms and the "
                    "per-category reconstruction error).")

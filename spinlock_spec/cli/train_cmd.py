@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from spinlock_spec.cli.output import format_option
+
 
 @click.command("train")
 @click.argument("spec", required=False, type=str)
@@ -32,10 +34,11 @@ import click
 @click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")
 @click.option("--quiet", "-q", is_flag=True, help="Print warnings and errors only (the run folder is written as usual).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one JSON object per event on stdout.")
+@format_option(aliases=("--log-format",),
+               help="json: one JSON object per event and line on stdout (epoch, checkpoint, finished, "
+                    "warning, error), the human lines on stderr.")
 def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
-              init_from, no_torch_compile, nproc, dry_run, verbose, quiet, log_format):
+              init_from, no_torch_compile, nproc, dry_run, verbose, quiet, fmt):
     """Train the tokenizer described by SPEC (a file or zoo:NAME).
 
     Prints the build, trainer and per-epoch indicators, and writes the run folder:
@@ -50,7 +53,10 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
     spec = spec or config
     if spec is None and resume is None:
         raise click.UsageError("missing SPEC (or --resume RUN)")
-    configure(quiet=quiet or log_format == "json", verbose=verbose)
+    log_format = fmt
+    # json: the events are the only thing on stdout; every human line goes to stderr
+    configure(quiet=quiet, verbose=verbose, stream=sys.stderr if log_format == "json" else None,
+              json_warnings=log_format == "json")
     extra = list(overrides)
     if no_torch_compile:
         extra.append("training.use_torch_compile=false")

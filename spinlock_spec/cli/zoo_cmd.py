@@ -8,9 +8,11 @@ import json
 
 import click
 
-REGISTRY_HELP = ("zoo index to use: an http(s) URL, a folder or an index.json "
+from spinlock_spec.cli.output import format_option
+
+REGISTRY_HELP = ("Zoo index to use: an http(s) URL, a folder or an index.json "
                  "(default: $SPINLOCK_SPEC_REGISTRY, else the bundled zoo)")
-OFFLINE_HELP = "never touch the network: use only the local cache (also $SPINLOCK_SPEC_OFFLINE=1)"
+OFFLINE_HELP = "Never touch the network: use only the local cache (also $SPINLOCK_SPEC_OFFLINE=1)"
 
 
 def _fmt_metric(value) -> str:
@@ -52,9 +54,9 @@ def zoo_group():
 
 
 @zoo_group.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option("table", help="text (or table): a table; json: the entries as JSON.")
 @click.option("--registry", default=None, metavar="URL|PATH", help=REGISTRY_HELP)
-@click.option("--offline", is_flag=True, help="list the cached entries only; " + OFFLINE_HELP)
+@click.option("--offline", is_flag=True, help="List the cached entries only. " + OFFLINE_HELP)
 def list_cmd(fmt: str, registry: str | None, offline: bool):
     """List the entries of the zoo (every version)."""
     from spinlock_spec.zoo import cache
@@ -115,7 +117,7 @@ def _spec_text(entry, source, offline: bool) -> str | None:
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--registry", default=None, metavar="URL|PATH", help=REGISTRY_HELP)
 @click.option("--offline", is_flag=True, help=OFFLINE_HELP)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def show_cmd(ref: str, registry: str | None, offline: bool, fmt: str):
     """Show an entry's card (description, files, metrics, license) and its spec."""
     from spinlock_spec.errors import ZooError
@@ -175,7 +177,7 @@ def show_cmd(ref: str, registry: str | None, offline: bool, fmt: str):
 @zoo_group.command("pull")
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.option("--dest", type=click.Path(file_okay=False), default=None,
-              help="also copy the verified entry into this new or empty folder")
+              help="Also copy the verified entry into this new or empty folder")
 @click.option("--registry", default=None, metavar="URL|PATH", help=REGISTRY_HELP)
 @click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 def pull_cmd(ref: str, dest: str | None, registry: str | None, offline: bool):

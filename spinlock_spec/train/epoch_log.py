@@ -60,7 +60,9 @@ class Console:
 
     ``log`` may be a callable taking one string (default: ``print`` to stdout),
     or a :class:`logging.Logger`.  ``quiet`` drops info messages (warnings stay);
-    ``fmt="json"`` turns every event into one JSON object per line.
+    ``fmt="json"`` turns every event into one JSON object per line.  With a logger
+    in json mode, the events are written to stdout directly (whatever the logger's
+    level) and the human lines still go to the logger (the CLI points it at stderr).
     """
 
     def __init__(self, log: Callable[[str], Any] | logging.Logger | None = None, *,
@@ -77,23 +79,32 @@ class Console:
 
     def _out(self, line: str, *, warning: bool = False) -> None:
         log = self.log
-        if isinstance(log, logging.Logger):
-            (log.warning if warning else log.info)(line)
+        if isinstance(log, logging.Logger):   # a warning already written as a JSON event is marked
+            (log.warning if warning else log.info)(line, extra={"json_event_written": self.is_json})
         elif log is None:
             print(line, flush=True)
         else:
             log(line)
 
+    def _json(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(to_jsonable(dict(record)), allow_nan=False)
+        if isinstance(self.log, logging.Logger):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        else:
+            self._out(line)
+
     def info(self, *lines: str) -> None:
-        if self.quiet or self.is_json:
+        if self.quiet or (self.is_json and not isinstance(self.log, logging.Logger)):
             return
         for line in lines:
             self._out(line)
 
     def warning(self, message: str, **fields: Any) -> None:
         if self.is_json:
-            self._out(json.dumps(to_jsonable({"event": "warning", "message": message, **fields})),
-                      warning=True)
+            self._json({"event": "warning", "message": message, **fields})
+            if isinstance(self.log, logging.Logger):
+                self._out(message, warning=True)
         elif isinstance(self.log, logging.Logger):
             self._out(message, warning=True)
         else:
@@ -102,8 +113,8 @@ class Console:
 
     def event(self, record: Mapping[str, Any]) -> None:
         """A structured event: printed as JSON in json mode, ignored in text mode."""
-        if self.is_json and not self.quiet:
-            self._out(json.dumps(to_jsonable(dict(record)), allow_nan=False))
+        if self.is_json:
+            self._json(record)
 
 
 class ProgressBar:

@@ -397,6 +397,8 @@ class VQVAETrainer:
             if improved:
                 ckpt.save_model(self.run_dir, BEST_STEM, self.model, spec_hash=self.spec_hash,
                                 epoch=epoch, metrics=record["metrics"], extra=self.extra_metadata)
+                self.console.event({"event": "checkpoint", "name": "best_model", "epoch": epoch,
+                                    "val_loss": val_loss, "path": str(self.run_dir.file("best_model.json"))})
             if self.cfg.save_every and epoch % self.cfg.save_every == 0:
                 ckpt.save_model(self.run_dir, f"model_epoch_{epoch:04d}", self.model,
                                 spec_hash=self.spec_hash, epoch=epoch, metrics=record["metrics"],

@@ -1,0 +1,54 @@
+"""The output convention of every command (spinlock_spec/cli/output.py), through real
+subprocesses: bare command, exit codes in help, errors as JSON under --format json."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, timeout=120):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "spinlock_spec", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def test_bare_command_prints_help_and_succeeds():
+    proc = cli()
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: spinlock-spec" in proc.stdout and "compile" in proc.stdout and "zoo" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "extra"), [(["diff"], "1 the specs differ"),
+                                              (["compile"], "1 a compatibility rule"),
+                                              (["zoo", "pull"], None), (["encode"], None)])
+def test_help_lists_exit_codes(args, extra):
+    proc = cli(*args, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "Exit codes: 0 success; 2 invalid input" in text
+    if extra:
+        assert extra in text
+
+
+def test_report_json_prints_errors_as_json(tmp_path):
+    proc = cli("report", tmp_path, "--format", "json")
+    assert proc.returncode == 2
+    payload = json.loads(proc.stdout)
+    assert payload["ok"] is False and payload["exit_code"] == 2
+    assert str(tmp_path) in payload["error"]["message"] + str(payload["error"]["location"])
+    assert "Traceback" not in proc.stderr
+
+
+def test_text_format_keeps_errors_off_stdout(tmp_path):
+    proc = cli("report", tmp_path, "--format", "text", "--no-data")
+    assert proc.returncode == 2 and proc.stdout == "" and "error[" in proc.stderr
+
+
+def test_usage_error_as_json():
+    proc = cli("zoo", "list", "--format", "json", "--no-such-option")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["code"] == "usage"
