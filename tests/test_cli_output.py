@@ -52,3 +52,22 @@ def test_usage_error_as_json():
     proc = cli("zoo", "list", "--format", "json", "--no-such-option")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["error"]["code"] == "usage"
+
+
+def test_doctor_reports_versions_devices_and_locations(tmp_path):
+    import torch
+
+    import spinlock_spec
+
+    env = {**os.environ, "SPINLOCK_SPEC_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "spinlock_spec", "doctor", "--format", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert facts["spinlock_spec"] == spinlock_spec.__version__ and facts["torch"] == torch.__version__
+    assert facts["cuda_build"] == torch.version.cuda
+    assert facts["cuda_available"] == torch.cuda.is_available()
+    assert len(facts["devices"]) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    assert facts["zoo_cache"] == str(tmp_path / "cache")
+    text = cli("doctor").stdout
+    assert "torch:" in text and torch.__version__ in text and "zoo cache:" in text
