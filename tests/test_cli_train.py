@@ -97,6 +97,11 @@ def test_original_flags_and_dry_run(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Dry run" in proc.stdout
     assert not out.exists()
+    # the resolved spec, each value with its origin
+    import re
+    assert re.search(r"learning_rate: 0.002 +# --set training.learning_rate=0.002\n", proc.stdout)
+    assert re.search(r"n_samples: 600 +# --set dataset.synthetic.n_samples=600\n", proc.stdout)
+    assert re.search(r"val_fraction: 0.1 +# default\n", proc.stdout)
 
 
 def test_cli_resume_continues_to_the_same_weights(tmp_path):

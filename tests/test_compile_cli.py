@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -123,3 +124,53 @@ def test_compile_and_diff_do_not_import_torch_or_sklearn():
     )
     proc = _subprocess(["-c", probe])
     assert "HEAVY=\n" in proc.stderr, proc.stderr[-2000:]
+
+
+def _hash_of(path, *extra) -> str:
+    code, out, _ = run("compile", str(path), *extra, "--format", "json")
+    assert code == 0, out
+    return json.loads(out)["graph"]["spec_hash"]
+
+
+@pytest.mark.parametrize("spec", [ROOT / "examples" / "learnable_simple_test.yaml",
+                                  FIXTURES / "original_hybrid_learnable.yaml"])
+@pytest.mark.parametrize("origins", [False, True])
+def test_print_compiles_to_the_same_hash(spec, origins, tmp_path):
+    extra = ["--origins"] if origins else []
+    code, out, _ = run("compile", str(spec), "--print", *extra, "--set", "random_seed=5")
+    assert code == 0
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(out)
+    want = _hash_of(spec, "--set", "random_seed=5")
+    assert _hash_of(printed) == want and out.startswith(f"# spec hash sha256:{want}")
+    assert want != _hash_of(spec)                  # the override is in the printed spec
+    code, out, _ = run("compile", str(spec), "--print", "--format", "json", "random_seed=5")
+    assert code == 0 and json.loads(out)["spec_hash"] == want
+
+
+def test_origins_name_file_positions_overrides_and_defaults(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("families:\n  summary:\n    encoder: identity\ntraining:\n  num_epochs: 7\n")
+    code, out, _ = run("compile", str(spec), "--origins", "--format", "json", "training.batch_size=32")
+    assert code == 0
+    origins = json.loads(out)["origins"]
+    assert origins["training.num_epochs"] == f"{spec}:5:15"
+    assert origins["families.summary.encoder"] == f"{spec}:3:14"
+    assert origins["training.batch_size"] == "--set training.batch_size=32"
+    assert origins["training.learning_rate"] == "default"
+    code, out, _ = run("compile", str(spec), "--print", "--origins")
+    assert code == 0 and re.search(rf"num_epochs: 7 +# {re.escape(str(spec))}:5:15\n", out)
+
+
+def test_bare_arguments_are_overrides_or_refused_with_a_hint():
+    spec = str(ROOT / "examples" / "static_baseline.yaml")
+    assert _hash_of(spec, "training.batch_size=64") == _hash_of(spec, "--set", "training.batch_size=64")
+    result = CliRunner().invoke(cli, ["compile", spec, "other.yaml"])
+    assert result.exit_code == 2 and "--set" in result.output and "KEY=VALUE" in result.output
+
+
+def test_lock_dash_prints_the_lock():
+    spec = str(ROOT / "examples" / "static_baseline.yaml")
+    code, out, _ = run("compile", spec, "--lock", "-")
+    assert code == 0 and out.startswith(f"# spinlock-spec lock: sha256:{_hash_of(spec)}")
+    assert not Path("-").exists()

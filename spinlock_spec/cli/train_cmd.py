@@ -1,6 +1,8 @@
 """``spinlock-spec train SPEC``: compile the spec and train it (also the original's flags)."""
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import click
@@ -10,6 +12,7 @@ from spinlock_spec.cli.output import format_option
 
 @click.command("train")
 @click.argument("spec", required=False, type=str)
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--config", "config", type=str, default=None, help="The spec (the original tool's flag).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override training.num_epochs.")
 @click.option("--data", "--input", "data", type=str, default=None,
@@ -31,23 +34,28 @@ from spinlock_spec.cli.output import format_option
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train with N processes (DistributedDataParallel: gloo on CPU, nccl on GPU, one GPU "
                    "each); training.batch_size is the global batch. Under torchrun, leave it out.")
-@click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing.")
+@click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing. "
+              "Prints the resolved spec with each value's origin.")
 @click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")
 @click.option("--quiet", "-q", is_flag=True, help="Print warnings and errors only (the run folder is written as usual).")
 @format_option(aliases=("--log-format",),
                help="json: one JSON object per event and line on stdout (epoch, checkpoint, finished, "
                     "warning, error), the human lines on stderr.")
-def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
+def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
               init_from, no_torch_compile, nproc, dry_run, verbose, quiet, fmt):
     """Train the tokenizer described by SPEC (a file or zoo:NAME).
 
     Prints the build, trainer and per-epoch indicators, and writes the run folder:
     best/final weights (safetensors + JSON), normalization_stats.npz,
-    training_history.json, metrics.jsonl, categories.json and config.yaml."""
+    training_history.json, metrics.jsonl, categories.json and config.yaml.
+    Overrides can follow SPEC as KEY=VALUE (Hydra style) or be given with --set."""
     from spinlock_spec import api
+    from spinlock_spec.cli.compile_cmd import bare_overrides
     from spinlock_spec.logs import configure
     from spinlock_spec.train.trainer import TrainingInterrupted
 
+    if spec and "=" in spec and not os.path.exists(spec):     # train --resume RUN key=value
+        spec, assignments = None, (spec, *assignments)
     if spec and config and spec != config:
         raise click.UsageError("give the spec once (SPEC or --config)")
     spec = spec or config
@@ -57,7 +65,7 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
     # json: the events are the only thing on stdout; every human line goes to stderr
     configure(quiet=quiet, verbose=verbose, stream=sys.stderr if log_format == "json" else None,
               json_warnings=log_format == "json")
-    extra = list(overrides)
+    extra = list(overrides) + list(bare_overrides(assignments))
     if no_torch_compile:
         extra.append("training.use_torch_compile=false")
     kwargs = dict(overrides=extra, data=data, epochs=epochs, out=out, device=device,
@@ -73,7 +81,9 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
     from spinlock_spec.train import distributed
 
     try:
-        api.train(spec, **kwargs)
+        result = api.train(spec, **kwargs)
+        if dry_run:
+            _print_resolved(result.compiled, log_format)
     except TrainingInterrupted:
         sys.exit(130)
     except Exception as exc:      # several processes (torchrun): show each failure once
@@ -83,3 +93,15 @@ def train_cmd(spec, config, epochs, data, out, device, overrides, batch_size, le
         sys.exit(code)
     finally:
         distributed.teardown()
+
+
+def _print_resolved(compiled, log_format: str) -> None:
+    """--dry-run: the resolved spec with the origin of each value (YAML), or one JSON event."""
+    from spinlock_spec.compile import printing
+
+    if log_format == "json":
+        click.echo(json.dumps({"event": "dry_run", "spec_hash": compiled.hash, "spec": compiled.spec,
+                               "origins": {r["key"]: r["origin"] for r in printing.origins(compiled)}},
+                              default=str))
+    else:
+        click.echo(printing.resolved_yaml(compiled, with_origins=True), nl=False)
