@@ -37,5 +37,13 @@ class _CallableTrainModule(__import__("types").ModuleType):
             raise TypeError("spinlock_spec.train is a package here; call spinlock_spec.api.train")
         return _facade(*args, **kwargs)
 
+    @property
+    def __signature__(self):       # inspect.signature / help() show the API function's parameters
+        import inspect
+
+        from spinlock_spec.api import train
+
+        return inspect.signature(train)
+
 
 __import__("sys").modules[__name__].__class__ = _CallableTrainModule
