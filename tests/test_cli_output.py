@@ -9,11 +9,7 @@ import sys
 
 import pytest
 
-
-def cli(*args, timeout=120):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "spinlock_spec", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+from helpers import cli
 
 
 def test_bare_command_prints_help_and_succeeds():

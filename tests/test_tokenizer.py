@@ -12,7 +12,8 @@ import torch
 import spinlock_spec as ss
 from spinlock_spec import api
 from spinlock_spec.errors import DataError
-from test_zoo_support import REPO, run_cli, zoo_cache  # noqa: F401, F811
+from helpers import ROOT as REPO
+from test_zoo_support import run_cli
 
 PUBLIC = ["compile_spec", "train", "load_run", "encode", "prepare_data", "build_model"]
 
@@ -40,7 +41,7 @@ def _quality(tok: ss.Tokenizer, original: dict, reconstructed: dict) -> float:
 
 
 @pytest.fixture
-def static_tokenizer(zoo_cache):  # noqa: F811
+def static_tokenizer(zoo_cache):
     return ss.Tokenizer.load("zoo:static_baseline")
 
 
