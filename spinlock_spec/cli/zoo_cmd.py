@@ -50,7 +50,7 @@ def _is_offline(flag: bool) -> bool:
 
 @click.group("zoo")
 def zoo_group():
-    """Pretrained specs and weights: list, show and pull zoo entries (zoo:NAME)."""
+    """Pretrained specs and weights: list, show, pull and push zoo entries (zoo:NAME); the cache."""
 
 
 @zoo_group.command("list")
@@ -193,3 +193,78 @@ def pull_cmd(ref: str, dest: str | None, registry: str | None, offline: bool):
     how = "served from the cache (already verified)" if result.from_cache else "pulled and verified"
     click.echo(f"{result.entry.ref}: {how}", err=True)
     click.echo(str(result.path))
+
+
+@zoo_group.command("push")
+@click.argument("run", type=click.Path(file_okay=False, path_type=str))
+@click.argument("name")
+@click.option("--version", "version", default="1.0.0", show_default=True, help="The entry's version.")
+@click.option("--registry", required=True, metavar="DIR|URL",
+              help="A registry folder (updated in place, index rewritten atomically) or an http(s) URL "
+                   "(the entry is staged in --out for upload).")
+@click.option("--description", default=None, help="One line for the entry's card.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="HTTP registries: the folder to stage the upload in [default: zoo-upload].")
+@click.option("--force", is_flag=True, help="Replace an entry of the same NAME@VERSION.")
+@format_option()
+def push_cmd(run, name, version, registry, description, out, force, fmt):
+    """Pack run folder RUN as zoo entry NAME: best weights, spec, categories, normalization,
+    metrics and the sha256 of every file."""
+    from spinlock_spec.zoo.push import push_run, upload_instructions
+
+    result = push_run(run, name, registry=registry, version=version, description=description,
+                      out=out, force=force)
+    entry = result.entry
+    if fmt == "json":
+        click.echo(json.dumps({"entry": entry.to_dict(), "registry": result.registry,
+                               "staged": str(result.staged) if result.staged else None}, indent=2))
+        return
+    if result.staged is not None:
+        click.echo(upload_instructions(result))
+        return
+    click.echo(f"Pushed {entry.ref} to {result.registry} ({len(entry.files)} files, "
+               f"{_size(sum(f.size for f in entry.files))})")
+
+
+@zoo_group.group("cache")
+def cache_group():
+    """The local cache of pulled entries: list or remove them."""
+
+
+@cache_group.command("list")
+@format_option()
+def cache_list_cmd(fmt):
+    """List the cached entries with their size and folder."""
+    from spinlock_spec.zoo import cache
+
+    root = cache.cache_root()
+    rows = []
+    for e in cache.list_cached():
+        folder = root / e.name / e.version
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        rows.append({"name": e.name, "version": e.version, "size": size, "path": str(folder),
+                     "has_weights": e.has_weights})
+    if fmt == "json":
+        click.echo(json.dumps({"cache": str(root), "entries": rows}, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['name'] + '@' + r['version']:<40}{_size(r['size']):>10}  {r['path']}")
+    total = sum(r["size"] for r in rows)
+    click.echo(f"{len(rows)} cached entr{'y' if len(rows) == 1 else 'ies'}, {_size(total)}, in {root}", err=True)
+
+
+@cache_group.command("rm")
+@click.argument("refs", nargs=-1, metavar="NAME[@VERSION]...")
+@click.option("--all", "remove_all", is_flag=True, help="Remove every cached entry.")
+def cache_rm_cmd(refs, remove_all):
+    """Remove cached entries (every version of NAME, or NAME@VERSION); they are pulled again
+    when next used."""
+    from spinlock_spec.zoo.cache import remove_cached
+
+    if not refs and not remove_all:
+        raise click.UsageError("give NAME[@VERSION]... or --all")
+    removed = remove_cached(None if remove_all else list(refs))
+    for path in removed:
+        click.echo(f"removed {path}")
+    if not removed:
+        click.echo("nothing to remove", err=True)

@@ -159,6 +159,40 @@ def list_cached(root: Path | None = None) -> list:
     return entries
 
 
+def remove_cached(refs: list[str] | None, root: Path | None = None) -> list[Path]:
+    """Delete cached entries: ``NAME`` (every version) or ``NAME@VERSION``; every entry when
+    ``refs`` is None.  Each is removed under its entry lock.  A ref not in the cache is a
+    ZooError.  Returns the folders removed."""
+    from filelock import FileLock
+
+    root = root or cache_root()
+    wanted = []
+    cached = list_cached(root)
+    if refs is None:
+        wanted = [(e.name, e.version) for e in cached]
+    for ref in refs or []:
+        name, version = names.parse_ref(ref)
+        found = [(e.name, e.version) for e in cached if e.name == name and (version is None
+                                                                             or e.version == version)]
+        if not found:
+            raise ZooError(f"{ref} is not in the cache {root}", code="Z063",
+                           hint="`spinlock-spec zoo cache list` shows what is cached")
+        wanted += found
+    removed = []
+    for name, version in dict.fromkeys(wanted):
+        folder = entry_path(name, version, root)
+        lock = lock_path(name, version, root)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock), timeout=60):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+                removed.append(folder)
+        parent = folder.parent
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+    return removed
+
+
 def remove_stale_staging(root: Path) -> None:
     """Delete staging folders left by processes that no longer run (a crash or
     a kill in the middle of a download).  Staging names carry the owner's pid."""
