@@ -97,7 +97,7 @@ def build_model(compiled, prepared: PreparedData, categories: list[list[int]] | 
                 "category_mapping_file") else "Loading categories from mapping file")
         initial = initial_categories(graph, slots, names, prepared.train, int(compiled.spec["random_seed"]))
     sizes = ", ".join(str(len(c)) for c in initial.categories)
-    line = f"  {len(initial.categories)} categories from {initial.source} (features per category: {sizes})"
+    line = f"  {initial.count_text()} (features per category: {sizes})"
     if initial.ari is not None:
         line += f"; ARI vs planted groups: {initial.ari:.3f}"
     log.info(line)

@@ -41,6 +41,9 @@ def test_json_log_format_every_stdout_line_is_an_event(static_run):
 def test_static_train_prints_indicators_and_writes_run_folder(static_run):
     out, log, _ = static_run
     assert "Auto-discovering categories" in log
+    # the count says which categories clustering found and which an encoded family adds
+    assert "  7 categories: 6 from clustering + 1 for the temporal family's embedding " \
+        "(features per category: 12, 12, 12, 12, 12, 12, 16)" in log
     assert "VQVAETrainer" in log and "LearnableVQVAETrainer" not in log
     assert "[LEARNABLE ASSIGNMENT MODE]" not in log
     assert "Epoch 1/2 (" in log and "Epoch 2/2 (" in log

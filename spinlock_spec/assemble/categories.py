@@ -23,6 +23,17 @@ class InitialCategories:
     true_labels: list[int] | None    # planted group per feature (-1 unknown), when the data has them
     ari: float | None = None
     notes: list[str] = field(default_factory=list)
+    own: list[str] = field(default_factory=list)   # categories not from clustering, e.g. "the temporal
+    #                                                 family's embedding" (clustering only)
+
+    def count_text(self) -> str:
+        """``6 categories from clustering + 1 for the temporal family's embedding`` (or ``N categories
+        from SOURCE`` when every category comes from the source)."""
+        n = len(self.categories)
+        if not self.own:
+            return f"{n} categories from {self.source}"
+        return (f"{n} categories: {n - len(self.own)} from {self.source} + "
+                + " + ".join(f"1 for {what}" for what in self.own))
 
 
 def true_feature_labels(slots: list[FamilySlot], dataset) -> list[int] | None:
@@ -40,7 +51,7 @@ def true_feature_labels(slots: list[FamilySlot], dataset) -> list[int] | None:
     return labels if known else None
 
 
-def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
+def _clustered(slots, dataset, assignment: dict, seed: int) -> tuple[list[list[int]], list[str]]:
     from spinlock_spec.data.discovery import discover_categories
 
     clustering = assignment["clustering"]
@@ -48,6 +59,7 @@ def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
     isolated_names = set(config.get("isolated_families") or [])
     columns, index = [], []
     categories: list[list[int]] = []
+    own: list[str] = []
     for slot in slots:
         members = list(range(slot.start, slot.stop))
         if slot.manual and slot.name not in isolated_names:
@@ -55,8 +67,11 @@ def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
             index += members[:slot.manual]
             if len(members) > slot.manual:
                 categories.append(members[slot.manual:])       # hybrid: the CNN columns
+                own.append(f"the {slot.name} family's CNN embedding")
         else:
             categories.append(members)
+            own.append(f"the {slot.name} family (isolated)" if slot.name in isolated_names
+                       else f"the {slot.name} family's embedding")
     if columns:
         X = np.concatenate(columns, axis=1)
         found = discover_categories(
@@ -65,7 +80,7 @@ def _clustered(slots, dataset, assignment: dict, seed: int) -> list[list[int]]:
             min_size=int(clustering.get("min_features_per_category") or 1),
             reassign_orphans=bool(config.get("reassign_orphans", True)), seed=seed)
         categories = [[index[i] for i in group] for group in found] + categories
-    return categories
+    return categories, own
 
 
 def initial_categories(graph, slots: list[FamilySlot], feature_names: list[str], dataset,
@@ -75,14 +90,15 @@ def initial_categories(graph, slots: list[FamilySlot], feature_names: list[str],
     assignment = graph.nodes["assignment"]
     labels = true_feature_labels(slots, dataset)
     mapping = assignment.get("category_mapping_file")
+    own: list[str] = []
     if mapping:
         categories = load_mapping_file(mapping, feature_names)
         source = "mapping file"
     else:
-        categories = _clustered(slots, dataset, assignment, seed)
+        categories, own = _clustered(slots, dataset, assignment, seed)
         source = "clustering"
     ari = feature_ari(labels, categories) if labels is not None else None
-    return InitialCategories(categories, source, labels, ari)
+    return InitialCategories(categories, source, labels, ari, own=own)
 
 
 def feature_ari(labels: list[int], categories: list[list[int]]) -> float:
