@@ -67,3 +67,25 @@ def test_doctor_reports_versions_devices_and_locations(tmp_path):
     assert facts["zoo_cache"] == str(tmp_path / "cache")
     text = cli("doctor").stdout
     assert "torch:" in text and torch.__version__ in text and "zoo cache:" in text
+
+
+def test_progress_lines_only_for_slow_work():
+    import io
+    import time
+
+    from spinlock_spec.cli.progress import Progress
+
+    quick = io.StringIO()
+    with Progress("encode", after=0.5, stream=quick) as p:
+        p.stage("loading")
+    assert quick.getvalue() == ""
+    slow = io.StringIO()
+    with Progress("encode", after=0.2, every=0.4, stream=slow) as p:
+        p.stage("loading the run")
+        time.sleep(0.5)
+        p.stage("encoding 10 rows")
+        time.sleep(0.7)
+    lines = slow.getvalue().splitlines()
+    assert lines[0] == "encode: loading the run..." and lines[1] == "encode: encoding 10 rows..."
+    assert any(line.startswith("encode: encoding 10 rows... (") for line in lines[2:-1])
+    assert lines[-1].startswith("encode: done in ")

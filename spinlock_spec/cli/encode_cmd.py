@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from spinlock_spec.cli.progress import Progress
+
 
 @click.command("encode")
 @click.argument("run", required=False, type=str)
@@ -16,16 +18,27 @@ def encode_cmd(run, model, data, out, which, reconstructions):
     """Write the token ids [N, categories, levels] of every row of --data to an NPZ file.
 
     The run's own normalization statistics and categories are applied."""
-    import numpy as np
-
     from spinlock_spec import api
-    from spinlock_spec.atomic import atomic_write_bytes
 
     source = run or model
     if source is None:
         raise click.UsageError("give a RUN folder or --model RUN|zoo:NAME")
-    loaded = api.load_run(source, which=which)
-    result = api.encode(loaded, data, reconstructions=reconstructions)
+    with Progress("encode") as progress:
+        progress.stage(f"loading {source}")
+        loaded = api.load_run(source, which=which)
+        progress.stage(f"reading, normalizing and encoding {data}")
+        result = api.encode(loaded, data, reconstructions=reconstructions)
+        progress.stage(f"writing {out}")
+        _write(result, loaded, out)
+    tokens = result["tokens"]
+    click.echo(f"Wrote {out}: tokens {tuple(tokens.shape)} (rows, categories, levels) from {loaded.path}")
+
+
+def _write(result: dict, loaded, out: str) -> None:
+    import numpy as np
+
+    from spinlock_spec.atomic import atomic_write_bytes
+
     names = [str(c.get("name", i)) if isinstance(c, dict) else str(i)
              for i, c in enumerate(loaded.metadata.get("categories") or [])]
     if names:
@@ -35,5 +48,3 @@ def encode_cmd(run, model, data, out, which, reconstructions):
     buf = io.BytesIO()
     np.savez(buf, **result)
     atomic_write_bytes(out, buf.getvalue())
-    tokens = result["tokens"]
-    click.echo(f"Wrote {out}: tokens {tuple(tokens.shape)} (rows, categories, levels) from {loaded.path}")

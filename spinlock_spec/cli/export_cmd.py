@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from spinlock_spec.cli.output import echo_json, format_option
+from spinlock_spec.cli.progress import Progress
 
 
 @click.command("export")
@@ -23,7 +24,11 @@ def export_cmd(run, out, which, fmt):
     from spinlock_spec.onnx_export import export_onnx
     from spinlock_spec.tokenizer import Tokenizer
 
-    info = export_onnx(Tokenizer.load(run, which=which), out)
+    with Progress("export") as progress:
+        progress.stage(f"loading {run}")
+        tokenizer = Tokenizer.load(run, which=which)
+        progress.stage("tracing and writing the ONNX graph")
+        info = export_onnx(tokenizer, out)
     if fmt == "json":
         echo_json(info)
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from spinlock_spec.cli.output import format_option
+from spinlock_spec.cli.progress import Progress
 
 
 @click.command("report")
@@ -25,7 +26,9 @@ def report_cmd(run, out, fmt, no_data):
     if fmt == "json":
         from spinlock_spec.report import build_summary
 
-        summary = build_summary(run, use_data=not no_data)
+        with Progress("report") as progress:
+            progress.stage("reading the run" + ("" if no_data else " and encoding its validation split"))
+            summary = build_summary(run, use_data=not no_data)
         from spinlock_spec.runs.folder import dumps_json
 
         click.echo(dumps_json(summary))
@@ -37,7 +40,10 @@ def report_cmd(run, out, fmt, no_data):
                         hint='pip install matplotlib (or reinstall: pip install "spinlock-spec")') from None
     from spinlock_spec.report import make_report
 
-    result = make_report(run, out, use_data=not no_data)
+    with Progress("report") as progress:
+        progress.stage("reading the run, " + ("" if no_data else "encoding its validation split, ")
+                       + "drawing the figures")
+        result = make_report(run, out, use_data=not no_data)
     for note in result.summary.get("notes") or []:
         click.echo(f"note: {note}", err=True)
     click.echo(f"Report: {result.html} ({len(result.figures)} figures)")
