@@ -89,3 +89,18 @@ def test_progress_lines_only_for_slow_work():
     assert lines[0] == "encode: loading the run..." and lines[1] == "encode: encoding 10 rows..."
     assert any(line.startswith("encode: encoding 10 rows... (") for line in lines[2:-1])
     assert lines[-1].startswith("encode: done in ")
+
+
+def test_one_install_story_in_readme_and_quickstart():
+    from helpers import ROOT
+
+    def commands(path):
+        return [line.split("#")[0].strip() for line in (ROOT / path).read_text().splitlines()
+                if line.startswith("pip install")]
+
+    readme, quickstart = commands("README.md"), commands("docs/quickstart.md")
+    assert readme and quickstart == readme[:len(quickstart)]
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
+    for path in ("README.md", "docs/quickstart.md", "docs/troubleshooting.md"):
+        text = (ROOT / path).read_text()
+        assert "pip install spinlock-spec" not in text and 'pip install "spinlock-spec' not in text, path

@@ -37,7 +37,7 @@ def report_cmd(run, out, fmt, no_data):
         import matplotlib  # noqa: F401
     except ImportError:
         raise UserError("the report needs matplotlib", code="E500",
-                        hint='pip install matplotlib (or reinstall: pip install "spinlock-spec")') from None
+                        hint='pip install matplotlib (or, in the checkout: pip install -e .)') from None
     from spinlock_spec.report import make_report
 
     with Progress("report") as progress:

@@ -3,7 +3,7 @@ scalars of ``metrics.jsonl`` and, for a learnable run, the assignment matrix as
 an image, written with ``torch.utils.tensorboard.SummaryWriter`` into
 ``RUN/tensorboard/``.
 
-TensorBoard is an optional extra (``pip install "spinlock-spec[tensorboard]"``);
+TensorBoard is an optional extra (``pip install tensorboard``, or ``pip install -e ".[tensorboard]"``);
 asking for it without it installed is a :class:`UserError` raised when the
 trainer is created, before any training.  The event file is created on the
 first epoch (a run that fails earlier leaves no folder behind).
@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UserError
 
-INSTALL_HINT = 'pip install "spinlock-spec[tensorboard]"  (or set logging.tensorboard: false)'
+INSTALL_HINT = 'pip install tensorboard  (or set logging.tensorboard: false)'
 # record keys holding {name: value} dicts, logged as "<key>/<name>"
 _GROUPS = ("components", "val_components", "terms", "val_terms", "assign")
 _SCALARS = {"train_loss": "loss/train", "val_loss": "loss/val", "assign_total": "assign/total",
