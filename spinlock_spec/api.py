@@ -277,11 +277,27 @@ def _start_run_folder(run, compiled, prepared, built) -> None:
     from spinlock_spec.config import dump_resolved
 
     run.path.mkdir(parents=True, exist_ok=True)
-    run.write_text(CONFIG_FILE, dump_resolved(compiled.spec))
+    source = spec_label(compiled)
+    header = f"# spec: {source}\n" if source else ""
+    run.write_text(CONFIG_FILE, header + dump_resolved(compiled.spec))
     run.write_npz(NORMALIZATION_FILE, prepared.preprocessor.to_npz_dict())
     run.write_json(INITIAL_CATEGORIES_FILE, {
         "source": built.initial.source, "ari": built.initial.ari,
         "categories": built.initial.categories, "spec_hash": compiled.hash})
+
+
+def spec_label(compiled) -> str | None:
+    """What ``runs list`` shows as a run's spec: the spec file it was compiled from (relative to
+    the working directory when inside it), when it came from a file."""
+    import os
+
+    resolved = getattr(compiled, "resolved", None)
+    files = [str(f) for f in (getattr(resolved, "files", None) or []) if not str(f).startswith("<")]
+    if not files:
+        return None
+    path = os.path.abspath(files[0])
+    inside = path.startswith(os.getcwd() + os.sep)
+    return os.path.relpath(path) if inside else path
 
 
 def _architecture_changes(folder: Path, compiled) -> list[str]:

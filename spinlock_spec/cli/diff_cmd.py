@@ -16,7 +16,8 @@ from spinlock_spec.cli.output import error_payload, format_option
 @format_option()
 def diff_cmd(a, b, fmt):
     """Show what differs between spec A and spec B, each change classed architecture /
-    training / cosmetic."""
+    training / cosmetic.  A and B are spec files, zoo:NAME references or run folders (their
+    config.yaml).  Exit 0 when they are the same, 1 when they differ."""
     from spinlock_spec.errors import UserError
 
     try:
@@ -24,9 +25,18 @@ def diff_cmd(a, b, fmt):
         from spinlock_spec.compile.compiled import spec_source
         from spinlock_spec.zoo import resolve_spec_ref
 
-        # a zoo entry's spec is pulled when needed; anything else is a path
-        result = diff_specs(spec_source(a, resolve_spec_ref), spec_source(b, resolve_spec_ref),
-                            resolve_ref=resolve_spec_ref)
+        def source(text: str):
+            """A run folder is the spec it was trained with (its config.yaml); a zoo entry's
+            spec is pulled when needed; anything else is a path."""
+            from pathlib import Path
+
+            from spinlock_spec.runs.names import CONFIG_FILE
+
+            if Path(text).is_dir() and (Path(text) / CONFIG_FILE).is_file():
+                return Path(text) / CONFIG_FILE
+            return spec_source(text, resolve_spec_ref)
+
+        result = diff_specs(source(a), source(b), resolve_ref=resolve_spec_ref)
     except UserError as exc:
         if fmt == "json":
             click.echo(json.dumps(error_payload(exc), indent=2))
