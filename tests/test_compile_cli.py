@@ -165,8 +165,8 @@ def test_origins_name_file_positions_overrides_and_defaults(tmp_path):
 def test_bare_arguments_are_overrides_or_refused_with_a_hint():
     spec = str(ROOT / "examples" / "static_baseline.yaml")
     assert _hash_of(spec, "training.batch_size=64") == _hash_of(spec, "--set", "training.batch_size=64")
-    result = CliRunner().invoke(cli, ["compile", spec, "other.yaml"])
-    assert result.exit_code == 2 and "--set" in result.output and "KEY=VALUE" in result.output
+    code, _, err = run("compile", spec, "other.yaml")
+    assert code == 2 and "--set" in err and "KEY=VALUE" in err
 
 
 def test_lock_dash_prints_the_lock():
