@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spinlock_spec.errors import CheckpointError
+from spinlock_spec.runs.names import CONFIG_FILE
 
 # rows of `runs compare`: (key, label); values from the final metrics, else the last epoch
 COMPARED = (("status", "status"), ("epochs", "epochs"), ("best_epoch", "best epoch"),
@@ -20,7 +21,7 @@ SPEC_LINE = "# spec: "          # first line of a run's config.yaml: where the s
 
 
 def _read_run(path):
-    from spinlock_spec.report.run_files import read_run
+    from spinlock_spec.runs.reader import read_run
 
     return read_run(path)
 
@@ -28,7 +29,7 @@ def _read_run(path):
 def spec_name(folder: Path) -> str | None:
     """The spec a run was trained from, as ``train`` recorded it in config.yaml's header."""
     try:
-        with open(folder / "config.yaml", encoding="utf-8") as fh:
+        with open(folder / CONFIG_FILE, encoding="utf-8") as fh:
             for _ in range(5):
                 line = fh.readline()
                 if line.startswith(SPEC_LINE):
@@ -76,7 +77,7 @@ def summarize(path) -> dict[str, Any]:
 
 def find_runs(root) -> list[Path]:
     """Run folders directly in ``root`` (or ``root`` itself when it is one), by name."""
-    from spinlock_spec.report.run_files import RUN_MARKERS
+    from spinlock_spec.runs.names import RUN_MARKERS
 
     root = Path(root)
     if not root.is_dir():
@@ -93,9 +94,9 @@ def compare(paths) -> dict[str, Any]:
 
     runs = [summarize(p) for p in paths]
     diffs = []
-    first = Path(paths[0]) / "config.yaml"
+    first = Path(paths[0]) / CONFIG_FILE
     for path in paths[1:]:
-        other = Path(path) / "config.yaml"
+        other = Path(path) / CONFIG_FILE
         if first.is_file() and other.is_file():
             diffs.append({"a": runs[0]["name"], "b": Path(path).name, "diff": diff_specs(first, other)})
     return {"runs": runs, "diffs": diffs}

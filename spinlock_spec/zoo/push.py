@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spinlock_spec.errors import ZooError
+from spinlock_spec.runs import names as rn
 from spinlock_spec.zoo import names
 
 RUN_FILES = {          # role -> file names in a run folder
-    "weights": ["best_model.safetensors"],
-    "weights_meta": ["best_model.json"],
-    "normalization": ["normalization_stats.npz"],
-    "categories": ["categories.json", "initial_categories.json"],
-    "config": ["config.yaml"],
+    "weights": [rn.weights_file(rn.BEST_STEM)],
+    "weights_meta": [rn.BEST_MODEL_FILE],
+    "normalization": [rn.NORMALIZATION_FILE],
+    "categories": [rn.CATEGORIES_FILE, rn.INITIAL_CATEGORIES_FILE],
+    "config": [rn.CONFIG_FILE],
 }
 METRIC_KEYS = ("quality", "token_quality", "utilization", "ari", "val_loss")
 
@@ -54,9 +55,9 @@ def _run_files(run: Path) -> dict[str, list[Path]]:
 
 def run_metrics(run: Path) -> tuple[dict, str]:
     """The metrics of the run's best weights, and a sentence saying what they were measured on."""
-    best = json.loads((run / "best_model.json").read_text())
+    best = json.loads((run / rn.BEST_MODEL_FILE).read_text())
     try:
-        history = json.loads((run / "training_history.json").read_text())
+        history = json.loads((run / rn.HISTORY_FILE).read_text())
     except (OSError, ValueError):
         history = {}
     final = history.get("final_metrics") or {}
@@ -75,9 +76,9 @@ def run_metrics(run: Path) -> tuple[dict, str]:
 def _entry_arguments(run: Path, name: str, description: str | None) -> dict:
     from spinlock_spec.zoo.build import training_data_of
 
-    best = json.loads((run / "best_model.json").read_text())
+    best = json.loads((run / rn.BEST_MODEL_FILE).read_text())
     metrics, how = run_metrics(run)
-    training_data = training_data_of(run / "config.yaml")
+    training_data = training_data_of(run / rn.CONFIG_FILE)
     return {
         "metrics": metrics, "spec_hash": best.get("spec_hash"), "training_data": training_data,
         "needs_dataset": training_data.get("source") == "file", "license": "MIT",
@@ -107,7 +108,7 @@ def _add(run: Path, name: str, version: str, root: Path, description: str | None
                        hint="published versions do not change: push a new --version (or --force)")
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"                # entries name their spec spec.yaml
-        shutil.copyfile(run / "config.yaml", spec)
+        shutil.copyfile(run / rn.CONFIG_FILE, spec)
         return add_entry_files(name, version, {"spec": spec, **files}, zoo_root=root,
                                **_entry_arguments(run, name, description))
 
