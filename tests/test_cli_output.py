@@ -104,3 +104,13 @@ def test_one_install_story_in_readme_and_quickstart():
     for path in ("README.md", "docs/quickstart.md", "docs/troubleshooting.md"):
         text = (ROOT / path).read_text()
         assert "pip install spinlock-spec" not in text and 'pip install "spinlock-spec' not in text, path
+
+
+def test_data_inspect_json(tmp_path):
+    from helpers import cli_inproc
+
+    data = tmp_path / "d.h5"
+    assert cli_inproc("data", "synth", "--out", data, "--n", 50, "--families", "summary,temporal")[0] == 0
+    code, out, _ = cli_inproc("data", "inspect", data, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["rows"] == 50 and doc["shapes"]["temporal"] == [32, 8]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from spinlock_spec.cli.output import echo_json, format_option
+
 
 def _families(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -63,7 +65,8 @@ def synth_cmd(out, n_samples, groups, features_per_group, noise, seed, variable_
 @click.option("--feature-type", default="aggregated", show_default=True,
               help="HDF5 subgroup of the non-temporal families.")
 @click.option("--families", default=None, help="Comma-separated families (default: all in the file).")
-def inspect_cmd(file, feature_type, families):
+@format_option()
+def inspect_cmd(file, feature_type, families, fmt):
     """Print the families, per-sample shapes and row count of FILE, without loading it."""
     from spinlock_spec.data.sources import N_KEY, open_reader, read_shapes
 
@@ -77,7 +80,11 @@ def inspect_cmd(file, feature_type, families):
 
             raise DataError(f"{file}: no feature families found", code="D004")
     shapes = read_shapes(file, names, feature_type)
-    click.echo(f"{file}: N = {shapes.pop(N_KEY)[0]}")
+    rows = shapes.pop(N_KEY)[0]
+    if fmt == "json":
+        echo_json({"file": file, "rows": rows, "shapes": {k: list(v) for k, v in shapes.items()}})
+        return
+    click.echo(f"{file}: N = {rows}")
     width = max(len(k) for k in shapes)
     for key, shape in shapes.items():
         click.echo(f"  {key:<{width}}  {list(shape)}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from spinlock_spec.cli.output import echo_json, format_option
 from spinlock_spec.cli.progress import Progress
 
 
@@ -14,7 +15,8 @@ from spinlock_spec.cli.progress import Progress
 @click.option("--which", type=click.Choice(["best", "final"]), default="best", show_default=True,
               help="Which weights of the run.")
 @click.option("--reconstructions", is_flag=True, help="Also store the reconstruction of each family.")
-def encode_cmd(run, model, data, out, which, reconstructions):
+@format_option()
+def encode_cmd(run, model, data, out, which, reconstructions, fmt):
     """Write the token ids [N, categories, levels] of every row of --data to an NPZ file.
 
     The run's own normalization statistics and categories are applied."""
@@ -31,6 +33,10 @@ def encode_cmd(run, model, data, out, which, reconstructions):
         progress.stage(f"writing {out}")
         _write(result, loaded, out)
     tokens = result["tokens"]
+    if fmt == "json":
+        echo_json({"out": out, "tokens_shape": list(tokens.shape), "run": str(loaded.path),
+                   "codebook_sizes": result["codebook_sizes"].tolist()})
+        return
     click.echo(f"Wrote {out}: tokens {tuple(tokens.shape)} (rows, categories, levels) from {loaded.path}")
 
 
