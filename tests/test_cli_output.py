@@ -114,3 +114,11 @@ def test_data_inspect_json(tmp_path):
     code, out, _ = cli_inproc("data", "inspect", data, "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["rows"] == 50 and doc["shapes"]["temporal"] == [32, 8]
+
+
+def test_train_json_error_is_one_event_line(tmp_path):
+    proc = cli("train", tmp_path / "missing.yaml", "--log-format", "json")
+    assert proc.returncode == 2
+    (line,) = proc.stdout.splitlines()
+    event = json.loads(line)
+    assert event["event"] == "error" and event["ok"] is False and "missing.yaml" in json.dumps(event)
