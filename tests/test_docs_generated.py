@@ -120,4 +120,4 @@ def test_bash_completion_completes_commands_and_options():
     res = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, timeout=120)
     assert "cmd:report" in res.stdout, res.stdout + res.stderr
     assert "opt:--format" in res.stdout
-    assert "val:html json" in res.stdout
+    assert "val:text json html" in res.stdout

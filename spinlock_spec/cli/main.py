@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     from spinlock_spec.errors import UserError
 
     args = sys.argv[1:] if argv is None else list(argv)
-    if not args:                      # the bare command: its help, and success
+    if not args and "_SPINLOCK_SPEC_COMPLETE" not in os.environ:   # bare command: its help, success
         with click.Context(cli, info_name="spinlock-spec") as ctx:
             click.echo(cli.get_help(ctx))
         sys.exit(0)
@@ -106,8 +107,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # a bug of ours: one line, the traceback only on request
-        import os
-
         if os.environ.get("SPINLOCK_SPEC_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
