@@ -82,7 +82,8 @@ _ROWS = [
     # -- optional packages ---------------------------------------------------------------------
     ("E500", "the report needs matplotlib, which is not installed", "pip install matplotlib"),
     ("E510", "logging.tensorboard is true but TensorBoard is not installed",
-     'pip install "spinlock-spec[tensorboard]"'),
+     "pip install tensorboard (or set logging.tensorboard: false)"),
+    ("E520", "`export` needs the onnx package, which is not installed", 'pip install -e ".[onnx]"'),
     # -- data ----------------------------------------------------------------------------------
     ("D001", "the dataset file is missing or unreadable", "check dataset.path or --data"),
     ("D002", "the dataset file is a folder or neither HDF5 nor NPZ", "pass an HDF5 (spinlock layout) or NPZ file"),
@@ -107,6 +108,11 @@ _ROWS = [
      "use normalization_method: standard"),
     ("D031", "dataset.streaming: true without an HDF5 file", "set dataset.path (or --data) to an HDF5 file"),
     ("D032", "dataset.streaming with more than one family", "stream one tabular family"),
+    ("D040", "Tokenizer.encode got one array for a tokenizer of several families",
+     "pass a dict of arrays keyed by family name, or a dataset file"),
+    ("D041", "Tokenizer.encode got arrays with different numbers of rows", "give every family one row per sample"),
+    ("D042", "Tokenizer.decode got tokens of the wrong shape", "tokens are [rows, categories, levels]"),
+    ("D043", "Tokenizer.decode got token ids outside the codebooks", "each id must be below its codebook size"),
     # -- the model zoo -------------------------------------------------------------------------
     ("Z001", "a malformed zoo reference, entry name or version", "write zoo:NAME or zoo:NAME@VERSION"),
     ("Z002", "an invalid zoo setting (registry location, SPINLOCK_SPEC_TIMEOUT)",
@@ -127,6 +133,11 @@ _ROWS = [
     ("Z041", "another pull holds the entry's lock too long", "wait, or delete the lock file if no pull runs"),
     ("Z042", "--dest exists and is not an empty folder or a copy of the entry", "choose a new or empty folder"),
     ("Z050", "offline mode and the entry is not in the cache", "pull it once without --offline"),
+    ("Z060", "`zoo push` got a folder that is not a finished run", "push a run that `spinlock-spec train` completed"),
+    ("Z061", "`zoo push` of a NAME@VERSION the registry already holds",
+     "published versions do not change: push a new --version (or --force)"),
+    ("Z062", "`zoo push` to an http(s) registry with a non-empty staging folder", "give --out a new or empty folder"),
+    ("Z063", "`zoo cache rm` of an entry that is not cached", "`spinlock-spec zoo cache list` shows what is cached"),
 ]
 
 ERROR_CODES: dict[str, ErrorCode] = {row[0]: ErrorCode(*row) for row in _ROWS}

@@ -95,7 +95,7 @@ def export_onnx(tokenizer, out, *, rows: int = 2) -> dict:
     try:
         import onnx  # noqa: F401  (the exporter needs it)
     except ImportError:
-        raise UserError("export needs the onnx package", code="E510",
+        raise UserError("export needs the onnx package", code="E520",
                         hint='pip install -e ".[onnx]" (onnx, onnxruntime)') from None
     import torch
 
