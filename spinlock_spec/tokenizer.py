@@ -173,9 +173,7 @@ class Tokenizer:
 
         stats = self.preprocessor.families.get(fam.name)
         if isinstance(stats, TabularStats) and target.shape[1] == stats.kept.size:
-            out = np.full((target.shape[0], stats.n_input_columns), np.nan)
-            out[:, stats.kept] = target * stats.scale + stats.center
-            return fam.name, out
+            return fam.name, _inverse_tabular(stats, target)
         if isinstance(stats, SequenceStats) and fam.shape is not None:
             steps, channels = int(fam.shape[0]), int(fam.shape[1])
             segments = target.shape[1] // channels
@@ -191,3 +189,20 @@ class Tokenizer:
             return f"{fam.name}/fields", full * field_stats.scale[None, :, None, None] \
                 + field_stats.center[None, :, None, None]
         return fam.name, target          # e.g. hybrid targets: normalized, as the model sees them
+
+
+def _inverse_tabular(stats, target):
+    """Normalized kept columns -> every input column in the data's units.  Uses the data layer's
+    inverse (``data/decode.py``: transforms, duplicate and constant columns) where the installed
+    version has it, else inverts the standardization (dropped columns NaN)."""
+    import numpy as np
+
+    try:
+        from spinlock_spec.data.decode import decode_tabular
+    except ImportError:
+        decode_tabular = None
+    if decode_tabular is not None:
+        return decode_tabular(stats, target)
+    out = np.full((target.shape[0], stats.n_input_columns), np.nan)
+    out[:, stats.kept] = target * stats.scale + stats.center
+    return out
