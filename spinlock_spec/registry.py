@@ -119,6 +119,27 @@ class Registry:
     def entries(self) -> list[Entry]:
         return list(self._entries.values())
 
+    def nearest(self, name: str, limit: int = 2) -> list[list[str]]:
+        """For a name that is not registered: the closest entries, each as its spellings (closest
+        spelling first).  Case, underscores and an ``Encoder`` suffix are ignored when comparing, so
+        ``ICCNNEncoder`` is nearest to ``ic_cnn`` / ``InitialCNNEncoder`` / ``initial_cnn``."""
+        import difflib
+
+        def squash(text: str) -> str:
+            return text.lower().replace("_", "").removesuffix(self.kind)
+
+        word = squash(str(name))
+        scored = []
+        for entry in self._entries.values():
+            spellings = sorted(((difflib.SequenceMatcher(None, word, squash(s)).ratio(), s)
+                                for s in (entry.name, *entry.aliases)), key=lambda t: -t[0])
+            scored.append((spellings[0][0], [s for _, s in spellings]))
+        scored.sort(key=lambda t: -t[0])
+        if not scored or scored[0][0] < 0.4:
+            return []
+        best = scored[0][0]
+        return [names for score, names in scored[:limit] if score >= best - 0.05]
+
 
 def width_param(key: str) -> Callable[[dict, tuple | None], int]:
     """``out_dim`` of an encoder whose output width is its param ``key``."""

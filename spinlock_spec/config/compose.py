@@ -148,10 +148,12 @@ def _compose(data, positions: Positions, path: Path, name: str, stack: tuple, ch
         base_path = _resolve_ref(ref, path, o, chain[:-1], resolve_ref)
         b_data, b_pos, b_files = load_file(base_path, stack=stack, chain=chain, origin=o, resolve_ref=resolve_ref)
         merge_into(merged, merged_pos, b_data, b_pos)
+        merged_pos.notes.extend(b_pos.notes)
         files += [f for f in b_files if f not in files]
     positions.drop_under(("extends",))
     root_origin = positions.values.get(())
     merge_into(merged, merged_pos, data, positions)
+    merged_pos.notes.extend(positions.notes)
     if root_origin is not None:
         merged_pos.values[()] = root_origin
     return merged, merged_pos, files

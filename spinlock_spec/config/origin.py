@@ -42,6 +42,7 @@ class Positions:
 
     values: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)   # info diagnostics of reading (decoded saved-run tags)
 
     def drop_under(self, path: Path) -> None:
         """Forget every position at or below ``path`` (the subtree was replaced)."""
@@ -60,6 +61,7 @@ class Positions:
     def update(self, other: Positions) -> None:
         self.values.update(other.values)
         self.keys.update(other.keys)
+        self.notes.extend(n for n in other.notes if n not in self.notes)
 
     def locate(self, path: Path, *, key: bool = False) -> Origin | None:
         """The origin of ``path`` (its key when ``key``), else of the nearest ancestor."""

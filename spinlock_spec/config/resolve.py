@@ -108,7 +108,7 @@ def resolve(spec, overrides=(), resolve_ref: RefResolver | None = None) -> Resol
 
     loaded = load_spec(spec, overrides, resolve_ref)
     data, positions = loaded.data, loaded.positions
-    notes = renames.normalize(data, positions) + legacy.normalize(data, positions)
+    notes = list(positions.notes) + renames.normalize(data, positions) + legacy.normalize(data, positions)
     problems = [d for d in notes if d.severity == "error"] + validate(data, positions)
     if problems:
         everything = sorted(problems, key=_sort_key) + sorted(

@@ -3,7 +3,9 @@
 The text is *composed* (parsed to a node tree) by ruamel.yaml's round-trip
 composer and the node tree is turned into plain Python values here, by this
 module alone: no ruamel constructor ever runs, so no tag can construct an
-object.  Only the core YAML tags are accepted; any other tag (``!!python/...``,
+object.  Only the core YAML tags are accepted, plus the saved-run allow-list of
+:mod:`spinlock_spec.config.python_tags` (path, numpy scalar, tuple), decoded as
+plain data with an info (I102); any other tag (other ``!!python/...``,
 ``!!binary``, ``!!set``, local tags such as ``!foo``) is refused with its position.
 Duplicate keys are errors.  Every key and value gets a file:line:col origin.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 
 from spinlock_spec.errors import Diagnostic, SpecError
+from spinlock_spec.config import python_tags
 from spinlock_spec.config.origin import Origin, Positions
 
 _CORE = "tag:yaml.org,2002:"
@@ -75,6 +78,8 @@ class _Reader:
         kind = type(node).__name__
         tag = str(node.tag) if node.tag is not None else ""
         self.pos.values[path] = self.origin(node)
+        if tag in python_tags.ALLOWED:
+            return self.python_tag(node, tag, path)
         if kind == "ScalarNode":
             return self.scalar(node, tag, path)
         if kind == "SequenceNode":
@@ -87,6 +92,33 @@ class _Reader:
             return self.mapping(node, path)
         self.error(node, "E102", f"unsupported YAML node {kind}", path=path)
         return None
+
+    def python_tag(self, node, tag: str, path):
+        """A tag of the saved-run allow-list (python_tags), decoded as plain data, with an info."""
+        try:
+            if tag == python_tags.TUPLE_TAG:
+                if type(node).__name__ != "SequenceNode":
+                    raise python_tags.PayloadError(node, "!!python/tuple needs a list")
+                value = [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+                what = "read as a list"
+            elif tag in python_tags.PATH_TAGS:
+                value = python_tags.decode_path(node, tag)
+                what = f"read as the path string {value!r}"
+            else:
+                value = python_tags.decode_numpy_scalar(node, tag)
+                what = f"read as the number {value!r}"
+        except python_tags.PayloadError as exc:
+            self.error(exc.node, "E102", f"{python_tags.shown(tag)}: {exc}",
+                       hint="write the value as plain YAML (a string, a number or a list)", path=path)
+            return None
+        o = self.origin(node)
+        self.pos.values[path] = o
+        from spinlock_spec.config.origin import pointer
+        self.pos.notes.append(Diagnostic(
+            "I102", f"saved-run tag {python_tags.shown(tag)} {what}", severity="info", file=o.file,
+            line=o.line, col=o.col, pointer=pointer(path), chain=list(self.chain[:-1]),
+            hint="`spinlock-spec migrate` writes the file without Python tags"))
+        return value
 
     def bad_tag(self, node, tag: str, path) -> None:
         shown = tag.replace(_CORE, "!!")

@@ -76,6 +76,15 @@ def did_you_mean(word, candidates) -> list[str]:
     return difflib.get_close_matches(word, [c for c in candidates if isinstance(c, str)], n=3, cutoff=0.6)
 
 
+def _nearest_encoders(word) -> list[str]:
+    """'a' / 'b' / 'c' for each of the registry's nearest encoders (all spellings of each)."""
+    from spinlock_spec.registry import ENCODERS
+
+    if not isinstance(word, str):
+        return []
+    return [" / ".join(f"'{s}'" for s in names) for names in ENCODERS.nearest(word)]
+
+
 def _suggest_elsewhere(key: str, here: str) -> str | None:
     """A close key in another section, as ``section.key``."""
     best = []
@@ -146,7 +155,10 @@ def _error_diagnostics(err, positions: Positions) -> list[Diagnostic]:
         is_encoder = path and path[-1] == "encoder"
         code = "E207" if is_encoder else "E202"
         what = "unknown encoder" if is_encoder else "invalid value"
-        hint = (f"did you mean '{matches[0]}'? " if matches else "") + f"valid values: {shown}"
+        if is_encoder:
+            matches = _nearest_encoders(inst) or matches
+        hint = (f"did you mean {' or '.join(matches)}? " if is_encoder and matches else
+                f"did you mean '{matches[0]}'? " if matches else "") + f"valid values: {shown}"
         return [_diag(code, f"{what} {_short(inst)} for {where}", positions, path, hint=hint)]
     if kind == "type":
         want = err.validator_value
