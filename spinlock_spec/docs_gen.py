@@ -207,6 +207,8 @@ RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
                                  "    encoder_params: {in_channels: 3}\n", [], {}),
     "manual-dim-mismatch": ("families:\n  initial:\n    encoder: initial_hybrid\n"
                             "    encoder_params: {manual_dim: 14}\n", [], {}),
+    "input-dim-mismatch": ("families:\n  summary:\n    encoder: MLPEncoder\n"
+                           "    encoder_params: {input_dim: 360}\n", [], {}),
     "levels-latent-dim-mismatch": ("families:\n  summary: {encoder: identity}\n"
                                    "model:\n  levels:\n    - {num_tokens: 8, latent_dim: 4}\n"
                                    "    - {num_tokens: 4, latent_dim: 2}\n", [], {}),

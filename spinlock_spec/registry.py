@@ -55,8 +55,10 @@ class Entry:
         return out
 
     def build(self, input_shape, fields_shape=None, params: dict | None = None):
-        """The encoder module: the builder called with the completed params."""
-        return self.load_builder()(input_shape, fields_shape, **self.params(params))
+        """The encoder module: the builder called with the completed params (the original's
+        ``input_dim``, accepted by every encoder and never used, is not passed on)."""
+        given = {k: v for k, v in self.params(params).items() if k != INPUT_DIM_PARAM}
+        return self.load_builder()(input_shape, fields_shape, **given)
 
     def load_builder(self) -> Any:
         module, _, attr = self.builder.partition(":")
@@ -146,20 +148,29 @@ def width_param(key: str) -> Callable[[dict, tuple | None], int]:
     return lambda params, shape: int(params[key])
 
 
-def _obj(properties: dict, description: str = "") -> dict:
-    return {"type": "object", "description": description, "properties": properties,
-            "additionalProperties": False}
-
-
 _INT_LIST = {"type": "array", "items": {"type": "integer", "minimum": 1}}
 _DROPOUT = {"type": "number", "minimum": 0.0, "maximum": 0.95, "default": 0.0,
             "description": "Dropout probability inside the encoder."}
+
+# The original's encoder_params.input_dim: accepted in every encoder's params, never used (the width
+# comes from the data; rule input-dim-mismatch warns when it differs).  No default, so it appears
+# in a resolved spec only when written.
+INPUT_DIM_PARAM = "input_dim"
+_INPUT_DIM = {"type": ["integer", "null"], "minimum": 1,
+              "description": "Original-format field: the input width, computed from the data here; a value that "
+                             "differs from the data warns (rule input-dim-mismatch) and is not used."}
+
+
+def _obj(properties: dict, description: str = "") -> dict:
+    return {"type": "object", "description": description,
+            "properties": {**properties, INPUT_DIM_PARAM: _INPUT_DIM}, "additionalProperties": False}
+
 
 ENCODERS = Registry("encoder")
 
 ENCODERS.register(Entry(
     name="identity", aliases=("IdentityEncoder",), builder="spinlock_spec.nn.encoders:IdentityEncoder",
-    params_schema=_obj({}, "The identity encoder takes no parameters."),
+    params_schema=_obj({}, "The identity encoder takes no parameters (input_dim is accepted and unused)."),
     input_kind=TABULAR, trainable=False,
     description="Pass the family's columns through unchanged; each column is one assignable feature.",
     out_dim=lambda p, s: (s[-1] if s else None),

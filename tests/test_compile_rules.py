@@ -45,6 +45,8 @@ CASES = {
                                            "{in_channels: 3}}}\n", []),
     "manual-dim-mismatch": lambda t: ("families: {initial: {encoder: initial_hybrid, encoder_params: "
                                       "{manual_dim: 14}}}\n", []),
+    "input-dim-mismatch": lambda t: ("families: {summary: {encoder: MLPEncoder, encoder_params: "
+                                     "{input_dim: 360}}}\n", []),
     "levels-latent-dim-mismatch": lambda t: (FAM + "model: {levels: [{num_tokens: 8, latent_dim: 4}, "
                                              "{num_tokens: 4, latent_dim: 2}]}\n", []),
     "batch-size-exceeds-data": lambda t: (FAM, ["dataset.synthetic.n_samples=100", "training.batch_size=512"]),

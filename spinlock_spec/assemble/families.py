@@ -2,7 +2,7 @@
 :mod:`spinlock_spec.nn.layout`'s)."""
 from __future__ import annotations
 
-from spinlock_spec.registry import FIELDS, HYBRID
+from spinlock_spec.registry import FIELDS, HYBRID, INPUT_DIM_PARAM
 
 
 def family_nodes(graph) -> list[dict]:
@@ -29,7 +29,8 @@ def family_inputs(graph, dataset) -> list:
         values = dataset.arrays.get(name)
         fields = dataset.arrays.get(f"{name}/fields")
         inputs.append(FamilyInput(
-            name=name, encoder=node["encoder"], encoder_params=dict(node["encoder_params"]),
+            name=name, encoder=node["encoder"],
+            encoder_params={k: v for k, v in node["encoder_params"].items() if k != INPUT_DIM_PARAM},
             input_kind=node["input_kind"],
             shape=tuple(values.shape[1:]) if values is not None else None,
             fields_shape=tuple(fields.shape[1:]) if fields is not None else None,

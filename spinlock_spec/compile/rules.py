@@ -289,6 +289,18 @@ def manual_dim_mismatch(ctx):
                           ("families", fam["name"], "encoder_params", "manual_dim"))
 
 
+@rule("input-dim-mismatch", "warning", "an original-format encoder_params.input_dim differs from the data",
+      "remove input_dim: the width is read from the data (the value is not used)")
+def input_dim_mismatch(ctx):
+    for enc, fam in ctx.encoders():
+        want = enc["encoder_params"].get("input_dim")
+        if want is not None and fam["shape"] is not None and want != fam["shape"][-1]:
+            yield Finding(f"input_dim {want} but family {fam['name']!r} has {fam['shape'][-1]} "
+                          f"{'channel(s) per step' if len(fam['shape']) == 2 else 'column(s)'}; the data's "
+                          f"width {fam['shape'][-1]} is used",
+                          ("families", fam["name"], "encoder_params", "input_dim"))
+
+
 # --------------------------------------------------------------------------- model
 
 

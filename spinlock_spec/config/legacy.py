@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from spinlock_spec.errors import Diagnostic
 from spinlock_spec.config.origin import Positions, dotted, pointer
+from spinlock_spec.config import legacy_layouts
 from spinlock_spec.config.schema import section_keys
 
 # Older names -> canonical path.
@@ -33,6 +34,10 @@ NO_EFFECT: dict[str, str] = {
                             "it has no target value",
     "checkpoint_dir": "checkpoints are written to the run folder chosen by the train command",
 }
+
+# Older layouts, nulls and initial_hybrid keys of the original format (issue 15): config/legacy_layouts.py.
+RENAMES.update(legacy_layouts.RENAMES)
+NO_EFFECT.update(legacy_layouts.NO_EFFECT)
 
 # Keys of training.category_assignment_config that change nothing here.
 ASSIGNMENT_CONFIG_NO_EFFECT: dict[str, str] = {
@@ -85,7 +90,7 @@ def _note(code, severity, message, positions: Positions, path, hint=None) -> Dia
 
 def normalize(data: dict, positions: Positions) -> list[Diagnostic]:
     """Move/drop original-layout keys in place; return info, warnings and errors."""
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = legacy_layouts.before(data, positions)
     keys = section_keys()
     homes = _homes()
     sections = {k for k in keys if k and "." not in k}
@@ -108,6 +113,7 @@ def normalize(data: dict, positions: Positions) -> list[Diagnostic]:
             if target is None or target == here:
                 continue
             _move(data, positions, here, target, out)
+    out += legacy_layouts.after(data, positions)
     _assignment_config(data, positions, out)
     _shadowed_model_weights(data, positions, out)
     _wandb(data, positions, out)

@@ -238,6 +238,17 @@ CLEANING = _section("Column cleaning before normalisation.", {
     "outlier_method": _enum(["percentile", "iqr", "mad"], "percentile", "How outliers are clipped."),
     "percentile_range": _p("array", [0.5, 99.5], "[lo, hi] percentiles for percentile clipping.",
                            items={"type": "number", "minimum": 0.0, "maximum": 100.0}, minItems=2, maxItems=2),
+    # -- the original's outlier and extreme-variance parameters (same defaults and meaning) --
+    "iqr_multiplier": _p("number", 1.5, "iqr clipping: bounds Q1 - k IQR and Q3 + k IQR with k this value "
+                         "(1.5 mild, 3.0 extreme outliers only).", exclusiveMinimum=0.0),
+    "mad_threshold": _p("number", 3.0, "mad clipping: bounds median +- this many (unscaled) median absolute "
+                        "deviations (3.0 aggressive, 5.0 moderate).", exclusiveMinimum=0.0),
+    "max_variance_threshold": _p(["number", "null"], 1.0e10, "Drop a column whose training variance is above "
+                                 "this AND whose coefficient of variation std/|mean| is above "
+                                 "max_cv_threshold (unstable, not merely large-scale); null disables.",
+                                 minimum=0.0),
+    "max_cv_threshold": _p("number", 100.0, "Coefficient of variation std/|mean| above which a column with "
+                           "variance above max_variance_threshold is dropped.", minimum=0.0),
 })
 
 LOGGING = _section("Progress output.", {

@@ -6,12 +6,18 @@ Tabular families ([N, D]), in this order, all statistics from the training rows:
    row are dropped with a warning;
 2. missing values are imputed with the column's training median;
 3. when ``feature_cleaning.enabled``:
-   a. outliers are clipped to bounds from ``outlier_method``: ``percentile``
-      (``percentile_range``), ``iqr`` (Q1 - 1.5 IQR, Q3 + 1.5 IQR) or ``mad``
-      (median +- 5 * 1.4826 MAD); a column whose bound width is 0 (e.g. mostly
-      zeros) is not clipped, since that would flatten it;
-   b. columns with variance below ``variance_threshold`` are dropped;
-   c. of columns with |Pearson r| > ``deduplicate_threshold`` only one is kept:
+   a. columns of extreme, unstable spread are dropped (the original's rule):
+      variance above ``max_variance_threshold`` (1e10; null disables) and
+      coefficient of variation std / (|mean| + 1e-10) above ``max_cv_threshold``
+      (100), both measured before clipping;
+   b. outliers are clipped to bounds from ``outlier_method``: ``percentile``
+      (``percentile_range``), ``iqr`` (Q1 - k IQR, Q3 + k IQR, k =
+      ``iqr_multiplier``, 1.5) or ``mad`` (median +- ``mad_threshold`` x MAD,
+      unscaled MAD, 3.0), the original's parameters and defaults; a column whose
+      bound width is 0 (e.g. mostly zeros) is not clipped, since that would
+      flatten it;
+   c. columns with variance below ``variance_threshold`` are dropped;
+   d. of columns with |Pearson r| > ``deduplicate_threshold`` only one is kept:
       greedily in column order, or with ``use_intelligent_dedup`` in order of
       fewest missing training values first (the most complete copy survives);
 4. normalization ``standard`` (mean / std) or ``mad`` (median / 1.4826 MAD,
@@ -54,10 +60,13 @@ CLEANING_DEFAULTS = {
     "use_intelligent_dedup": True,
     "outlier_method": "percentile",
     "percentile_range": [0.5, 99.5],
+    "iqr_multiplier": 1.5,
+    "mad_threshold": 3.0,
+    "max_variance_threshold": 1.0e10,
+    "max_cv_threshold": 100.0,
 }
 METHODS = ("standard", "mad")
 MAD_TO_STD = 1.4826
-MAD_CLIP_WIDTH = 5.0
 DEDUP_MAX_ROWS = 20_000
 FIELD_MEDIAN_MAX_ROWS = 4096
 FORMAT_VERSION = 1
@@ -140,11 +149,12 @@ def _clip_bounds(x: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
         lo_p, hi_p = cfg["percentile_range"]
         low, high = np.percentile(x, [lo_p, hi_p], axis=0)
     elif method == "iqr":
+        k = float(cfg["iqr_multiplier"])
         q1, q3 = np.percentile(x, [25.0, 75.0], axis=0)
-        low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        low, high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
     elif method == "mad":
         med = np.median(x, axis=0)
-        width = MAD_CLIP_WIDTH * MAD_TO_STD * np.median(np.abs(x - med), axis=0)
+        width = float(cfg["mad_threshold"]) * np.median(np.abs(x - med), axis=0)
         low, high = med - width, med + width
     else:
         raise DataError(f"unknown outlier_method {method!r} (percentile, iqr or mad)",
@@ -152,6 +162,16 @@ def _clip_bounds(x: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     flat = ~(high - low > _EPS)
     low, high = np.where(flat, -np.inf, low), np.where(flat, np.inf, high)
     return low, high
+
+
+def _unstable(x: np.ndarray, cfg: dict) -> np.ndarray:
+    """Columns of extreme variance AND extreme coefficient of variation (the original's rule)."""
+    limit = cfg.get("max_variance_threshold")
+    if limit is None:
+        return np.zeros(x.shape[1], bool)
+    var = x.var(axis=0)
+    cv = np.sqrt(var) / (np.abs(x.mean(axis=0)) + 1e-10)
+    return (var > float(limit)) & (cv > float(cfg["max_cv_threshold"]))
 
 
 def _dedup(x: np.ndarray, missing: np.ndarray, threshold: float, intelligent: bool) -> np.ndarray:
@@ -237,12 +257,17 @@ class Preprocessor:
         high = np.full(kept.size, np.inf)
         cfg = self.cleaning
         if cfg.get("enabled", True):
+            unstable = _unstable(x, cfg)
+            if unstable.any():
+                log.info("family %r: dropping %d column(s) of extreme variance and coefficient of variation "
+                         "(variance > %g, std/|mean| > %g)", family, int(unstable.sum()),
+                         float(cfg["max_variance_threshold"]), float(cfg["max_cv_threshold"]))
             low, high = _clip_bounds(x, cfg)
             x = np.clip(x, low, high)
-            mask = x.var(axis=0) >= float(cfg["variance_threshold"])
-            if (~mask).any():
+            mask = (x.var(axis=0) >= float(cfg["variance_threshold"])) & ~unstable
+            if (~mask & ~unstable).any():
                 log.info("family %r: dropping %d near-constant column(s) (variance < %g)", family,
-                         int((~mask).sum()), float(cfg["variance_threshold"]))
+                         int((~mask & ~unstable).sum()), float(cfg["variance_threshold"]))
             dedup = np.zeros(kept.size, bool)
             dedup[mask] = _dedup(x[:, mask], missing[mask], float(cfg["deduplicate_threshold"]),
                                  bool(cfg.get("use_intelligent_dedup", True)))
