@@ -36,9 +36,21 @@ def data_group():
                    "summary with --workload).")
 @click.option("--workload", type=click.Choice(["A", "B"], case_sensitive=False), default=None,
               help="Start from benchmark workload A (20k x 120, 8 groups) or B (100k x 204, 12 groups).")
-def synth_cmd(out, n_samples, groups, features_per_group, noise, seed, variable_length, families, workload):
+@click.option("--spec", "spec", type=click.Path(dir_okay=False), default=None,
+              help="Write exactly the families and shapes SPEC reads (its encoders' inputs, widths it names, "
+                   "its dataset.synthetic sizes and feature_type), so SPEC trains on the file.")
+def synth_cmd(out, n_samples, groups, features_per_group, noise, seed, variable_length, families, workload,
+              spec):
     """Write the embedded planted-structure dataset as HDF5."""
     import time
+
+    if spec is not None:
+        if families or workload:
+            raise click.UsageError("--spec decides the families; leave out --families and --workload")
+        overrides = {"n_samples": n_samples, "n_groups": groups, "features_per_group": features_per_group,
+                     "noise": noise, "seed": seed, "variable_length": True if variable_length else None}
+        _synth_from_spec(spec, out, {k: v for k, v in overrides.items() if v is not None})
+        return
 
     from spinlock_spec.data.hdf5 import write_hdf5
     from spinlock_spec.data.shapes import with_defaults
@@ -58,6 +70,27 @@ def synth_cmd(out, n_samples, groups, features_per_group, noise, seed, variable_
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in dataset.arrays.items())
     click.echo(f"wrote {path} ({dataset.n_samples} rows, {cfg['n_groups']} hidden groups) in "
                f"{time.perf_counter() - start:.1f}s: {shapes}")
+
+
+def _synth_from_spec(spec: str, out: str, overrides: dict) -> None:
+    import time
+
+    from spinlock_spec.config import resolve
+    from spinlock_spec.data.hdf5 import write_hdf5
+    from spinlock_spec.data.shapes import with_defaults
+    from spinlock_spec.data.spec_layout import describe, spec_layout
+    from spinlock_spec.data.synthetic import generate_layout
+
+    resolved = resolve(spec)
+    cfg = with_defaults({**resolved.data["dataset"]["synthetic"], **overrides})
+    layout = spec_layout(resolved.data, cfg)
+    start = time.perf_counter()
+    dataset = generate_layout(cfg, layout)
+    feature_type = resolved.data["dataset"]["feature_type"]
+    path = write_hdf5(dataset, out, feature_type=feature_type,
+                      attrs={"synthetic_config": cfg, "families": list(layout), "spec": spec})
+    click.echo(f"wrote {path} for {spec} ({dataset.n_samples} rows, {cfg['n_groups']} hidden groups, "
+               f"feature_type {feature_type}) in {time.perf_counter() - start:.1f}s: {describe(layout, cfg)}")
 
 
 @data_group.command("inspect")

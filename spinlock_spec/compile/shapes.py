@@ -29,12 +29,23 @@ def _synthetic(dataset: dict, family_names: list[str]) -> ShapeInfo:
     return ShapeInfo(dict(shapes), n, True, "synthetic")
 
 
-def _from_file(path: str, dataset: dict, family_names: list[str]) -> ShapeInfo:
+def _fields_needs(families: dict) -> tuple[set, set]:
+    """(families that read raw fields, families that read only raw fields), from the encoders."""
+    from spinlock_spec.registry import ENCODERS, FIELDS, HYBRID
+
+    kinds = {name: ENCODERS.get(fam["encoder"]).input_kind for name, fam in families.items()
+             if fam.get("encoder") in ENCODERS}
+    return ({n for n, k in kinds.items() if k in (FIELDS, HYBRID)}, {n for n, k in kinds.items() if k == FIELDS})
+
+
+def _from_file(path: str, dataset: dict, families: dict) -> ShapeInfo:
     try:
         from spinlock_spec.data.sources import read_shapes
     except ImportError:
         return ShapeInfo(source=str(path))
-    shapes = dict(read_shapes(path, list(family_names), dataset.get("feature_type", "aggregated")))
+    need_fields, fields_only = _fields_needs(families)
+    shapes = dict(read_shapes(path, list(families), dataset.get("feature_type", "aggregated"),
+                              need_fields=need_fields or None, fields_only=fields_only))
     n = shapes.pop(N_KEY, (None,))[0]
     return ShapeInfo(shapes, n, True, str(path))
 
@@ -44,7 +55,7 @@ def family_shapes(spec: dict, data: str | None = None) -> ShapeInfo:
     dataset = spec["dataset"]
     names = list(spec["families"])
     if data is not None:
-        info = _from_file(str(data), dataset, names)
+        info = _from_file(str(data), dataset, spec["families"])
     elif dataset.get("path") is None:
         info = _synthetic(dataset, names)
     else:

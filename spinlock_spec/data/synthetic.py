@@ -121,17 +121,19 @@ def _tabular_column(z: np.ndarray, rng: np.random.Generator, noise: float) -> np
     return sign * scale * col + offset
 
 
-def _tabular_family(name: str, latents: list[np.ndarray], cfg: dict):
+def _tabular_family(name: str, latents: list[np.ndarray], cfg: dict, width: int | None = None):
+    """The family's columns; ``width`` (default: the layout of :mod:`.shapes`) keeps that many
+    of the shuffled columns, drawn with enough columns per group."""
     rng = _family_rng(cfg["seed"], name)
-    per_group = columns_per_group(name, cfg)
+    per_group = columns_per_group(name, cfg) if width is None else -(-int(width) // len(latents))
     n = cfg["n_samples"]
     n_cols = per_group * len(latents)
     groups = np.repeat(np.arange(len(latents)), per_group)
     out = np.empty((n, n_cols), dtype=np.float32)
     for j, g in enumerate(groups):
         out[:, j] = _tabular_column(latents[g], rng, float(cfg["noise"]))
-    perm = rng.permutation(n_cols)
-    names = [f"{name}_{j:03d}" for j in range(n_cols)]
+    perm = rng.permutation(n_cols)[:n_cols if width is None else int(width)]
+    names = [f"{name}_{j:03d}" for j in range(perm.size)]
     return out[:, perm], groups[perm].astype(np.int64), names
 
 
@@ -205,5 +207,35 @@ def generate_synthetic(cfg: dict | None = None, family_names: list[str] | None =
             arrays[f"{name}/fields"] = _fields(name, latents, cfg)
     source = (f"synthetic(n={cfg['n_samples']}, groups={cfg['n_groups']}, "
               f"features_per_group={cfg['features_per_group']}, seed={cfg['seed']})")
+    return Dataset(arrays=arrays, column_names=column_names, true_groups=true_groups,
+                   n_samples=int(cfg["n_samples"]), source=source)
+
+
+def generate_layout(cfg: dict | None, layout: dict[str, dict]) -> Dataset:
+    """The planted-structure data with an explicit layout per family (``data synth --spec``):
+    ``layout[name]`` holds ``table`` (columns of a [N, D] array, 0 = none), ``series`` ([T, D]
+    or None) and ``fields`` ([C, S, S] channels C or None).  Families draw from the same
+    latents and per-family streams as :func:`generate_synthetic`."""
+    cfg = with_defaults(cfg)
+    _check_cfg(cfg)
+    if not layout:
+        raise DataError("the synthetic dataset needs at least one family", location="dataset.synthetic")
+    latents = draw_latents(cfg)
+    arrays: dict[str, np.ndarray] = {}
+    column_names: dict[str, list[str]] = {}
+    true_groups: dict[str, np.ndarray] = {}
+    for name, spec in layout.items():
+        if spec.get("series"):
+            t_len, dim = spec["series"]
+            fam_arrays, column_names[name] = _temporal_family(
+                name, latents, {**cfg, "temporal_length": int(t_len), "temporal_dim": int(dim)})
+            arrays.update(fam_arrays)
+        elif spec.get("table"):
+            arrays[name], true_groups[name], column_names[name] = _tabular_family(
+                name, latents, cfg, int(spec["table"]))
+        if spec.get("fields"):
+            arrays[f"{name}/fields"] = _fields(name, latents, {**cfg, "field_channels": int(spec["fields"])})
+    source = (f"synthetic(n={cfg['n_samples']}, groups={cfg['n_groups']}, "
+              f"features_per_group={cfg['features_per_group']}, seed={cfg['seed']}, from a spec's layout)")
     return Dataset(arrays=arrays, column_names=column_names, true_groups=true_groups,
                    n_samples=int(cfg["n_samples"]), source=source)
