@@ -1,26 +1,17 @@
 """``spinlock-spec migrate``: the canonical form of every accepted file, with the same hash."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import EXAMPLES, FIXTURES, assert_user_error, cli
 
 from spinlock_spec.compile import compile_spec
 from spinlock_spec.config.migrate import migrate_file
 
-FIXTURES = Path(__file__).parent / "fixtures"
 ACCEPTED = sorted([*FIXTURES.glob("*.yaml"), *(FIXTURES / "original_format").glob("*.yaml"),
-                   *(FIXTURES / "saved_runs").glob("*.yaml"), *(FIXTURES.parent.parent / "examples").glob("*.yaml")])
+                   *(FIXTURES / "saved_runs").glob("*.yaml"), *EXAMPLES.glob("*.yaml")])
 LEGACY_CODES = {"I102", "I301", "I302", "I303", "W300", "W303"}
-
-
-def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "spinlock_spec", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=300)
 
 
 @pytest.mark.parametrize("spec", ACCEPTED, ids=lambda p: p.name)
@@ -105,6 +96,6 @@ def test_a_file_that_does_not_compile_is_a_located_error_and_nothing_is_written(
     spec = tmp_path / "bad.yaml"
     spec.write_text("families: {x: {encoder: ICCNNEncoder}}\nv: !!python/object/apply:os.system [true]\n")
     proc = cli("migrate", spec, "-o", tmp_path / "new.yaml")
-    assert proc.returncode == 2 and "bad.yaml:2:4: error[E102]" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr and not (tmp_path / "new.yaml").exists()
+    assert_user_error(proc, "bad.yaml:2:4: error[E102]")
+    assert not (tmp_path / "new.yaml").exists()
     assert not list(tmp_path.glob(".*tmp"))

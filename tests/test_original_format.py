@@ -2,12 +2,10 @@
 or warning (shared/reference/spinlock-format.md; docs/migration.md)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import FIXTURES as ALL_FIXTURES
+from helpers import cli
 
 from spinlock_spec.compile import compile_spec
 from spinlock_spec.config import resolve
@@ -26,8 +24,7 @@ def _error(text: str):
 def test_unknown_encoder_names_the_nearest_registry_entry_with_all_its_spellings(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("families:\n  initial: {encoder: ICCNNEncoder}\n")
-    proc = subprocess.run([sys.executable, "-m", "spinlock_spec", "compile", str(spec)], capture_output=True,
-                          text=True)
+    proc = cli("compile", spec)
     assert proc.returncode == 2, proc.stderr
     assert "s.yaml:2:22: error[E207]" in proc.stderr
     assert "did you mean 'ic_cnn' / 'initial_cnn' / 'InitialCNNEncoder'?" in proc.stderr
@@ -50,7 +47,7 @@ def test_a_tie_names_both_entries():
 
 # --------------------------------------------------------------------------- keys, nulls, layouts
 
-FIXTURES = Path(__file__).parent / "fixtures" / "original_format"
+FIXTURES = ALL_FIXTURES / "original_format"
 
 # file -> ({resolved path: value}, [(code, line) of the diagnostics the mapping must give])
 EXPECTED = {
@@ -109,8 +106,7 @@ def test_every_fixture_compiles_with_exit_0_on_the_command_line():
     files = sorted(FIXTURES.glob("*.yaml"))
     assert {f.name for f in files} == set(EXPECTED)
     for f in files:
-        proc = subprocess.run([sys.executable, "-m", "spinlock_spec", "compile", str(f)], capture_output=True,
-                              text=True)
+        proc = cli("compile", f)
         assert proc.returncode == 0, (f.name, proc.stderr)
 
 

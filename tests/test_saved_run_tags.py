@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 
 import numpy  # noqa: F401 - imported up front so the sys.modules check below sees only new imports
 import pytest
+from helpers import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ from spinlock_spec.config import resolve
 from spinlock_spec.config.safe_yaml import parse_yaml
 from spinlock_spec.errors import SpecError
 
-SAVED = Path(__file__).parent / "fixtures" / "saved_runs"
+SAVED = FIXTURES / "saved_runs"
 
 
 def _errors(text: str, name: str = "f.yaml"):
