@@ -11,7 +11,7 @@ from spinlock_spec.config.migrate import migrate_file
 
 ACCEPTED = sorted([*FIXTURES.glob("*.yaml"), *(FIXTURES / "original_format").glob("*.yaml"),
                    *(FIXTURES / "saved_runs").glob("*.yaml"), *EXAMPLES.glob("*.yaml")])
-LEGACY_CODES = {"I102", "I301", "I302", "I303", "W300", "W303"}
+LEGACY_CODES = {"I102", "I301", "I302", "I303", "W300", "W303", "W304"}
 
 
 @pytest.mark.parametrize("spec", ACCEPTED, ids=lambda p: p.name)

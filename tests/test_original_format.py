@@ -55,12 +55,12 @@ EXPECTED = {
         {("families",): {"architecture": {"encoder": "identity", "encoder_params": {}},
                          "summary": {"encoder": "identity", "encoder_params": {}}},
          ("dataset", "val_fraction"): 0.2, ("training", "val_every_n_epochs"): 5},
-        [("W303", 4), ("I301", 6), ("I301", 7)]),
+        [("W304", 4), ("I301", 6), ("I301", 7)]),
     "older_flat_single_family.yaml": (
         {("families", "temporal", "encoder"): "temporal_cnn", ("training", "num_epochs"): 30,
          ("model", "levels"): [{"num_tokens": 16, "latent_dim": 8}, {"num_tokens": 8, "latent_dim": 8}],
          ("dataset", "feature_type"): "aggregated"},
-        [("I301", 2), ("W300", 3), ("I301", 4), ("W303", 5), ("I301", 6), ("I301", 9)]),
+        [("I301", 2), ("W300", 3), ("I301", 4), ("W304", 5), ("I301", 6), ("I301", 9)]),
     "nulls.yaml": (
         {("families",): {"summary": {"encoder": "identity", "encoder_params": {}}},
          ("model", "levels"): [], ("training", "save_every"): 0},
@@ -111,7 +111,7 @@ def test_every_fixture_compiles_with_exit_0_on_the_command_line():
 
 
 def test_older_layout_warning_names_the_modern_form():
-    (w,) = [d for d in resolve(FIXTURES / "older_dataset_layout.yaml").diagnostics if d.code == "W303"]
+    (w,) = [d for d in resolve(FIXTURES / "older_dataset_layout.yaml").diagnostics if d.code == "W304"]
     assert "families: {architecture: {encoder: identity}, summary: {encoder: identity}}" in w.hint
 
 

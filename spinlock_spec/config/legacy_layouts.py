@@ -4,7 +4,7 @@ Called by :func:`spinlock_spec.config.legacy.normalize` (``before`` ahead of the
 flattened-key moves, ``after`` once keys sit in their sections).  What maps to what
 is listed in docs/migration.md; every change is a located diagnostic:
 
-- ``W303`` an older layout is read (the warning names the modern form):
+- ``W304`` an older layout is read (the warning names the modern form):
   ``dataset: {path, feature_families: [a, b]}`` and the flat single-family file's
   ``feature_family: NAME`` become ``families: {NAME: {encoder: ...}}`` (``temporal_cnn``
   for the family named ``temporal``, ``identity`` otherwise);
@@ -106,7 +106,7 @@ def before(data: dict, positions: Positions) -> list:
             given = data["families"] = {**(given or {}),
                                         **_families_from([n for n in names if n not in (given or {})],
                                                          positions, path)}
-            out.append(_note("W303", "warning", f"older layout: '{dotted(path)}: {_flow(written)}' is read as "
+            out.append(_note("W304", "warning", f"older layout: '{dotted(path)}: {_flow(written)}' is read as "
                              f"{_modern(given)}", positions, path,
                              hint=f"write `{_modern(given)}` instead (docs/migration.md)"))
         _drop(data, positions, path)

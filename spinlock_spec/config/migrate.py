@@ -3,7 +3,8 @@
 The file is first read and validated as ``compile`` reads it.  Its own document
 (``extends`` bases are left as they are, only referenced) then goes through the
 same legacy mapping as :func:`~spinlock_spec.config.resolve.resolve`: saved-run tags
-decoded, original-format keys moved or renamed, no-effect keys dropped, nulls and
+decoded, renamed keys written under their new names, original-format keys moved,
+no-effect keys dropped, nulls and
 older layouts replaced.  The result is written over ruamel.yaml's round-trip tree of
 the original text, so comments, key order and quoting survive wherever the key
 survives (a moved key takes its comments along).  Defaults are not filled: the
@@ -31,7 +32,8 @@ CHANGES = {
     "I302": "dropped",
     "I303": "null replaced",
     "W300": "dropped (no effect)",
-    "W303": "layout rewritten",
+    "W303": "renamed",
+    "W304": "layout rewritten",
     "M100": "path rewritten",
 }
 PATH_VALUES = (("dataset", "path"), ("training", "category_mapping_file"))
@@ -48,7 +50,7 @@ class Migration:
 
 def migrate_file(path, out_path=None) -> Migration:
     """The migrated text of ``path`` (to be written at ``out_path``, default beside it)."""
-    from spinlock_spec.config import legacy
+    from spinlock_spec.config import legacy, renames
     from spinlock_spec.config.compose import display_name, read_text
     from spinlock_spec.config.resolve import resolve
     from spinlock_spec.config.safe_yaml import parse_yaml
@@ -60,7 +62,7 @@ def migrate_file(path, out_path=None) -> Migration:
     data, positions = parse_yaml(text, name)
     data = {} if data is None else data
     extends = data.pop("extends", None)
-    notes = list(positions.notes) + legacy.normalize(data, positions)
+    notes = list(positions.notes) + renames.normalize(data, positions) + legacy.normalize(data, positions)
     errors = [d for d in notes if d.severity == "error"]
     if errors:                                       # a legacy conflict only visible in this file alone
         raise SpecError(f"{name}: {len(errors)} error(s)", code=errors[0].code, diagnostics=errors)
