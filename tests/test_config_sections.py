@@ -14,7 +14,7 @@ from spinlock_spec.config import schema_source as source
 from spinlock_spec.config.sections import (LearnableConfig, ModelConfig, PruningConfig, TrainingConfig,
                                            schema_defaults, sections_of)
 from spinlock_spec.errors import SpecError
-from spinlock_spec.registry import ENCODERS
+from spinlock_spec.registry import ENCODERS, INPUT_DIM_PARAM
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spinlock_spec"
 MINIMAL = "families:\n  summary:\n    encoder: identity\n"
@@ -147,7 +147,8 @@ def test_encoder_params_are_declared_once(name):
     sig = inspect.signature(entry.load_builder())
     params = [p for p in sig.parameters.values() if p.name not in ("self", "input_shape", "fields_shape")]
     assert all(p.default is inspect.Parameter.empty for p in params), name
-    assert {p.name for p in params} == set(entry.params_schema["properties"])
+    # input_dim: the original format's field, accepted by every encoder and never passed on
+    assert {p.name for p in params} == set(entry.params_schema["properties"]) - {INPUT_DIM_PARAM}
     shapes = {"tabular": ((6,), None), "temporal": ((16, 3), None), "fields": ((2, 8, 8), (2, 8, 8)),
               "hybrid": ((4,), (2, 8, 8))}[entry.input_kind]
     enc = entry.build(*shapes)
