@@ -29,8 +29,10 @@ _ROWS = [
     ("E100", "YAML syntax error, or a scalar or merge key that cannot be read",
      "fix the YAML at the position shown"),
     ("E101", "a key appears twice in one mapping", "keep one of the two"),
-    ("E102", "a refused YAML tag (`!!python/...`, `!!binary`, `!foo`, ...)",
-     "specs hold plain mappings, lists and scalars only"),
+    ("E102", "a refused YAML tag (`!!python/...`, `!!binary`, `!foo`, ...), or a saved-run tag whose "
+             "payload is not what yaml.dump writes",
+     "specs hold plain mappings, lists and scalars only (saved-run path, numpy-scalar and tuple tags "
+     "are read as data; `spinlock-spec migrate` removes them)"),
     ("E103", "the spec file is missing, a folder, too large, unreadable, binary or not UTF-8",
      "check the path (extends paths are relative to the extending file)"),
     ("E104", "the document is not a mapping of sections", "start the spec with e.g. `families:`"),
@@ -54,14 +56,22 @@ _ROWS = [
     ("E205", "another schema violation (pattern, list length, family name, empty families)",
      "see docs/reference.md"),
     ("E206", "an original-format key given together with its canonical key", "keep the canonical key"),
-    ("E207", "an unknown encoder (with a did-you-mean)", "see docs/reference.md for the encoders"),
+    ("E207", "an unknown encoder (the did-you-mean names every spelling of the nearest registry entries)",
+     "see docs/reference.md for the encoders"),
     # -- warnings and notes of the spec loader (compile shows them; they do not stop anything) ------
+    ("I102", "note: a saved-run Python tag (path, numpy scalar, tuple) is read as plain data",
+     "`spinlock-spec migrate` writes the file without tags"),
     ("I301", "note: an original-format key is read as its canonical key", "rename it to silence the note"),
+    ("I302", "note: an original-format key asks for what spinlock-spec does anyway (dropped)", "remove it"),
+    ("I303", "note: a null the original accepted is read as what it meant there (families, "
+             "training.save_every, model.levels)", "write the value instead of null"),
     ("W300", "warning: an original-format key that has no effect (dropped)", "remove it"),
     ("W301", "warning: a compatibility key set to a value that has no effect", "remove it"),
     ("W302", "warning: logging.wandb: true has no effect (no Weights & Biases integration)",
      "set it to false or remove it"),
     ("W303", "warning: a renamed key written under its old name (still accepted)", "write the new name"),
+    ("W304", "warning: an older layout (dataset.feature_families, a flat file's feature_family) is read as "
+             "families", "write the families: section the warning shows (`spinlock-spec migrate` does it)"),
     # -- building the model --------------------------------------------------------------------
     ("E300", "the model cannot be built from the compiled spec and the data", "the message names the part"),
     # -- run folders and checkpoints -----------------------------------------------------------
