@@ -170,6 +170,10 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     spec_ = compiled.spec
     dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
     _report_diagnostics(compiled, log)
+    if not dry_run:                   # CUDA starts while the host prepares the data
+        from spinlock_spec.train.cuda_graph_step import warm_up_cuda
+        from spinlock_spec.train.distributed import device_for
+        warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]))
 
     saved_pre, saved_categories = None, None
     if resume_dir is not None:

@@ -1,7 +1,8 @@
-"""The CUDA training paths: torch.compile with CUDA graphs (training.compile_mode auto =
-reduce-overhead), bf16 autocast, pruning that reshapes a compiled model, resume, and
-streaming with pinned copies.  Real training runs; skipped where no GPU is present
-(on the device machine: ``source benchmarks/device_setup.sh && python -m pytest -q
+"""The CUDA training paths: the whole step as one CUDA graph (the default: device, precision
+and cuda_graphs auto), torch.compile with CUDA graphs (training.compile_mode auto =
+reduce-overhead), bf16 autocast, pruning that reshapes a recorded or compiled model, resume,
+and streaming with pinned copies.  Real training runs; skipped where no GPU is present (on
+the device machine: ``source benchmarks/device_setup.sh && python -m pytest -q
 tests/test_cuda_paths.py``, see benchmarks/README.md)."""
 import json
 
@@ -105,8 +106,95 @@ def test_streaming_on_cuda_trains_like_in_memory(tmp_path):
     spec = _spec(tmp_path, "auto")
     text = open(spec).read().replace(f"dataset: {{synthetic: {json.dumps(SYN)}}}", "dataset: {streaming: true}")
     open(spec, "w").write(text)
-    streamed = ss.train(spec, data=str(path), out=tmp_path / "streamed", quiet=True, progress=False)
+    # streamed rows through the whole-step graph (copied into its input buffer), loaded rows compiled
+    streamed = ss.train(spec, data=str(path), overrides=["training.use_torch_compile=false"],
+                        out=tmp_path / "streamed", quiet=True, progress=False)
     loaded = ss.train(spec, data=str(path), overrides=["dataset.streaming=false"], out=tmp_path / "loaded",
                       quiet=True, progress=False)
+    assert streamed.history["step"]["replays"] > 0 and loaded.history["step"]["replays"] == 0
     qs, ql = streamed.history["final_metrics"]["quality"], loaded.history["final_metrics"]["quality"]
     assert qs > 0.75 and abs(qs - ql) < 0.05, (qs, ql)
+
+
+# --------------------------------------------------------------------------- whole-step CUDA graphs
+def _graph_spec(tmp_path, mode: str, extra: str = "", epochs: int = 6):
+    """Defaults only: device auto picks CUDA, precision auto bf16, cuda_graphs auto on."""
+    spec = tmp_path / f"g-{mode}.yaml"
+    spec.write_text(f"""
+dataset: {{synthetic: {json.dumps(SYN)}}}
+families: {{summary: {{encoder: identity}}}}
+model: {{group_embedding_dim: 8, group_hidden_dim: 32}}
+training: {{batch_size: 128, num_epochs: {epochs}, category_assignment: {mode}}}
+{extra}
+random_seed: 0
+""")
+    return str(spec)
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["auto", "learnable"])
+def test_whole_step_graph_is_the_default_and_trains_like_eager(tmp_path, mode):
+    spec = _graph_spec(tmp_path, mode)
+    graphs = ss.train(spec, out=tmp_path / "graphs", quiet=True, progress=False)
+    eager = ss.train(spec, overrides=["training.cuda_graphs=false"], out=tmp_path / "eager",
+                     quiet=True, progress=False)
+    step = graphs.history["step"]
+    assert step["cuda_graphs"] and step["bf16"] and not eager.history["step"]["cuda_graphs"]
+    # 7,200 training rows / 128: 56 full batches and a short one per epoch, 6 epochs; every
+    # step but the first of each graph key (full, short, straight-through phase) replays
+    assert step["captures"] >= 2 and step["replays"] >= 6 * 57 - 8
+    qg, qe = graphs.history["final_metrics"]["quality"], eager.history["final_metrics"]["quality"]
+    assert qg > 0.75 and abs(qg - qe) < 0.03, (qg, qe)
+
+
+@cuda
+def test_graph_step_matches_the_eager_step_numerically():
+    """Same model, same data, same learning-rate changes: the replayed graph and eager
+    steps give the same parameters (fp32, no dropout), including after an lr change."""
+    from spinlock_spec.train.cuda_graph_step import StepRunner
+
+    def make():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)).cuda()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+        return net, opt
+
+    data = torch.randn(8, 64, 16, device="cuda")
+    target = torch.randn(8, 64, 4, device="cuda")
+    params = []
+    for graphs in (True, False):
+        net, opt = make()
+
+        def step(inputs, net=net, opt=opt):
+            loss = ((net(data[inputs["i"]].squeeze(0)) - target[inputs["i"]].squeeze(0)) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5, foreach=True)
+            opt.step()
+
+        runner = StepRunner(step, graphs=graphs, optimizers_fn=lambda opt=opt: {"m": opt})
+        for i in range(8):
+            opt.param_groups[0]["lr"] = 1e-2 if i < 4 else 3e-3
+            runner.run({"i": torch.tensor([i], device="cuda")})
+        assert (runner.captures, runner.replays) == ((1, 7) if graphs else (0, 0))
+        assert opt.param_groups[0]["lr"] == 3e-3       # a float again for logs and checkpoints
+        params.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
+    assert torch.allclose(params[0], params[1], rtol=1e-4, atol=1e-6), (params[0] - params[1]).abs().max()
+
+
+@cuda
+def test_graph_step_recaptures_after_pruning_and_resumes(tmp_path):
+    groups = generate_synthetic(dict(SYN), ["summary"]).true_groups["summary"]
+    cats = {}
+    for g in range(6):
+        cols = [int(i) for i, x in enumerate(groups) if x == g]
+        cats.update({f"g{g}a": cols[:3], f"g{g}b": cols[3:]} if g < 3 else {f"g{g}": cols})
+    (tmp_path / "map9.json").write_text(json.dumps(cats))
+    spec = _graph_spec(tmp_path, "learnable, category_mapping_file: map9.json",
+                       "learnable_assignment: {balance_weight: 0, pruning: {enabled: true, "
+                       "min_mass: 0.07, patience: 1}}", epochs=8)
+    ss.train(spec, epochs=3, out=tmp_path / "run", quiet=True, progress=False)
+    res = ss.train(resume=tmp_path / "run", epochs=8, quiet=True, progress=False)
+    assert res.model.num_categories < 9
+    assert res.history["step"]["captures"] >= 3       # full and short batch, again after a prune
+    assert res.history["final_metrics"]["quality"] > 0.75

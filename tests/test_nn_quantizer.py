@@ -139,6 +139,8 @@ def test_fp32_under_autocast_and_stats_hook():
         out = vq(z)
     assert vq.codebook.dtype == torch.float32 and out.loss.dtype == torch.float32
     assert seen["counts"].shape == (3, 2, 8) and seen["sums"].shape == (3, 2, 8, 4)
+    # rank 0's re-seeding candidates travel in the same all-reduce (distributed._all_reduce_stats)
+    assert seen["candidates"].shape == (3, 2, 8, 4)
     assert torch.allclose(seen["counts"].sum(-1), torch.full((3, 2), 64.0))
 
 

@@ -32,8 +32,9 @@ from spinlock_spec.cli.output import format_option
               help="Start from the weights of a run folder or zoo:NAME (same architecture).")
 @click.option("--no-torch-compile", is_flag=True, help="Never use torch.compile.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Train with N processes (DistributedDataParallel: gloo on CPU, nccl on GPU, one GPU "
-                   "each); training.batch_size is the global batch. Under torchrun, leave it out.")
+              help="Train with N processes (data parallel: gloo on CPU, nccl on GPU, one GPU each); "
+                   "training.batch_size is the global batch (docs/gpu.md: batch and learning rate "
+                   "for N GPUs). Under torchrun, leave it out.")
 @click.option("--dry-run", is_flag=True, help="Compile, load the data and build the model; train nothing. "
               "Prints the resolved spec with each value's origin.")
 @click.option("--verbose", "-v", is_flag=True, help="More detail in the log.")

@@ -43,6 +43,7 @@ _IMPACT_BY_PREFIX: dict[tuple, str] = {
     ("training", "device"): COSMETIC,
     ("training", "use_torch_compile"): COSMETIC,
     ("training", "compile_mode"): COSMETIC,
+    ("training", "cuda_graphs"): COSMETIC,
 }
 # Graph attributes and node attributes that are structural.
 _GRAPH_ATTRS = {"model_class": ARCHITECTURE, "assignment_mode": ARCHITECTURE, "trainer_type": TRAINING}

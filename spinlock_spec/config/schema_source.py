@@ -162,7 +162,13 @@ TRAINING = _section("Optimisation, category assignment and loss weights.", {
                           "compiled training step replays as CUDA graphs; the small, launch-bound steps of "
                           "this model ran 1.4-1.6x faster on an H100) in one process, default under "
                           "torch.distributed."),
-    "precision": _enum(["fp32", "bf16"], "fp32", "Training precision (bf16 autocast on CUDA only)."),
+    "precision": _enum(["auto", "fp32", "bf16"], "auto", "Training precision: bf16 autocast of the forward "
+                       "pass on CUDA only; auto = bf16 on CUDA, fp32 on CPU."),
+    "cuda_graphs": {"description": "Record the whole training step (forward, backward, clipping, optimizer, "
+                                   "gradient all-reduce) as one CUDA graph and replay it (CUDA only, "
+                                   "docs/gpu.md). auto = on with CUDA unless use_torch_compile is on; "
+                                   "false = eager steps. One of: auto, true, false.",
+                    "enum": ["auto", True, False], "default": "auto"},
     "device": _enum(["auto", "cpu", "cuda"], "auto", "Where to train; auto = cuda when available."),
 })
 

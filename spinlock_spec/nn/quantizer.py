@@ -19,7 +19,7 @@ Training mode, per step:
    (a real beta on the encoder side; the codebooks learn only by EMA, so there
    is no codebook loss term), *averaged* over levels and categories;
 4. per-step statistics (``counts`` [K, L, C], ``sums`` [K, L, C, D]) from
-   :meth:`statistics`, passed through ``stats_hook`` when set (a DDP trainer
+   :meth:`statistics`, passed through ``stats_hook`` when set (a distributed trainer
    all-reduces them there, so all ranks apply the same update), then
    :meth:`apply_statistics`: EMA of counts and sums with Laplace smoothing;
 5. dead codes (EMA count below ``dead_code_fraction`` of the uniform share
@@ -70,7 +70,7 @@ class BatchedResidualVQ(nn.Module):
         self.reset_interval = int(reset_interval)
         self.init_from_data = bool(init_from_data)
         self.stats_hook: Callable[[dict], dict] | None = None
-        # DDP (train/distributed.py): the data init sees the rows of all ranks, re-seeding
+        # several processes (train/distributed.py): the data init sees the rows of all ranks, re-seeding
         # candidates come from rank 0, so every rank keeps identical codebooks
         self.gather_hook: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.broadcast_hook: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -201,15 +201,21 @@ class BatchedResidualVQ(nn.Module):
                     self._last_residuals = residuals.detach()
                     self._last_errors = err.detach()
                     stats = self.statistics(codes, residuals.detach())
+                    reseed = self.dead_code_fraction > 0 and self.reset_interval > 0
+                    if reseed:        # drawn before the update (it does not depend on it)
+                        stats["candidates"] = self._candidates()
                     if self.stats_hook is not None:
+                        # several processes: one all-reduce carries the statistics and rank 0's
+                        # re-seeding candidates (train/distributed.py)
                         stats = self.stats_hook(stats)
                     self.apply_statistics(stats)
                     self.steps += 1
-                    if self.dead_code_fraction > 0 and self.reset_interval > 0:
+                    if reseed:
                         dead = self.dead_codes()
                         if self.reset_interval > 1:   # on the device: no host copy of the step count
                             dead = dead & (self.steps % self.reset_interval == 0)
-                        self._reseed(dead)           # no host sync, no data-dependent branch
+                        # no host sync, no data-dependent branch
+                        self._reseed(dead, stats["candidates"])
         return QuantizerOutput(quantized.to(in_dtype), codes, loss, vecs.detach())
 
     # ------------------------------------------------------------------ EMA
@@ -217,7 +223,7 @@ class BatchedResidualVQ(nn.Module):
     def statistics(self, codes: torch.Tensor, residuals: torch.Tensor) -> dict:
         """Per-step EMA inputs, before they are applied: ``counts`` [K, L, C] (codes
         chosen per (category, level)) and ``sums`` [K, L, C, D] (sums of the residuals
-        assigned to each code).  All-reduce both (SUM) across ranks for DDP."""
+        assigned to each code).  All-reduce both (SUM) across ranks under torch.distributed."""
         k, levels, c = self.num_categories, self.num_levels, self.max_codes
         base = (torch.arange(k * levels, device=codes.device) * c).reshape(1, k, levels)
         flat = (codes + base).reshape(-1)                                   # [B*K*L] slot ids
@@ -269,17 +275,26 @@ class BatchedResidualVQ(nn.Module):
         return count
 
     @torch.no_grad()
-    def _reseed(self, dead: torch.Tensor) -> None:
+    def _candidates(self) -> torch.Tensor:
+        """[K, L, C, D] re-seeding candidates: residuals of the last training batch drawn
+        with probability proportional to their squared quantization error."""
         res = self._last_residuals                                          # [B, K, L, D]
         b = res.shape[0]
-        k, levels, c = dead.shape
+        k, levels, c = self.num_categories, self.num_levels, self.max_codes
         weights = self._last_errors.permute(1, 2, 0).reshape(k * levels, b).clamp_min(0) + 1e-12
         rows = torch.multinomial(weights, c, replacement=True).reshape(k, levels, c)
         flat = res.permute(1, 2, 0, 3).reshape(k * levels * b, self.dim)
         base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)
-        cand = flat[rows + base]                                            # [K, L, C, D]
-        if self.broadcast_hook is not None:
-            cand = self.broadcast_hook(cand)
+        return flat[rows + base]
+
+    @torch.no_grad()
+    def _reseed(self, dead: torch.Tensor, cand: torch.Tensor | None = None) -> None:
+        """Dead codes [K, L, C] take their candidate (already the same on every rank when
+        given; else drawn here and broadcast from rank 0)."""
+        if cand is None:
+            cand = self._candidates()
+            if self.broadcast_hook is not None:
+                cand = self.broadcast_hook(cand)
         share = self.cluster_size.sum(-1, keepdim=True) / self.codebook_sizes[..., None].float()
         fresh = (2.0 * self.dead_code_fraction * share).clamp(min=1e-3)    # restart just above the limit
         new_size = torch.where(dead, fresh.expand_as(dead), self.cluster_size)

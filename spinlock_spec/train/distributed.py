@@ -1,4 +1,4 @@
-"""Multi-process training on torch.distributed (DistributedDataParallel).
+"""Multi-process training on torch.distributed (data parallel, one flat gradient all-reduce).
 
 A process learns its place from the variables torchrun sets (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``);
@@ -12,15 +12,20 @@ What keeps the ranks identical (checked every epoch by :func:`divergence`):
   permutation and takes its contiguous slice of each global batch
   (:meth:`DistContext.local_slice`), so the concatenated rank batches are
   the one-process batch;
-* gradients (model and assignment logits) are averaged by DDP;
+* gradients (model and assignment logits) are averaged by one all-reduce of a flat
+  buffer per step (train/flat_allreduce.py; no DDP hooks, so the step can be one
+  CUDA graph); rank 0's parameters are broadcast once at the start;
 * the quantizer's EMA statistics (counts and sums) are all-reduced (SUM)
-  every step before they are applied (``quantizer.stats_hook``);
+  every step before they are applied (``quantizer.stats_hook``), in the same
+  call as rank 0's dead-code re-seeding candidates (the other ranks add zeros);
 * codebook initialisation sees the all-gathered first batch
   (``quantizer.gather_hook``; the global RNG is seeded identically on every
   rank, so the k-means draws are the same);
-* dead-code re-seeding candidates are drawn on rank 0 and broadcast
-  (``quantizer.broadcast_hook``); the dead masks are already identical since
-  they come from all-reduced counts.
+* the explicit per-epoch dead-code reset draws its candidates on rank 0 and
+  broadcasts them (``quantizer.broadcast_hook``); the dead masks are already
+  identical since they come from all-reduced counts;
+* validation is sharded: each rank evaluates every world_size-th batch and the
+  loss sums and code counts are all-reduced.
 
 Only rank 0 writes the run folder and logs.
 """
@@ -56,7 +61,7 @@ class DistContext:
 
 
 _CONTEXT = DistContext()
-_TRAINING_STARTED = False      # set by a DDP trainer: errors after this point may be rank-local
+_TRAINING_STARTED = False      # set by a distributed trainer: errors after this point may be rank-local
 
 
 def mark_training_started() -> None:
@@ -81,12 +86,12 @@ def setup(device: str | None) -> DistContext:
 
     ``device``: the spec's training.device (auto/cpu/cuda); returns the context."""
     global _CONTEXT
-    import torch.distributed as dist
-
     world = env_world_size()
     if world <= 1:
         _CONTEXT = DistContext()
         return _CONTEXT
+    import torch.distributed as dist
+
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", str(rank)))
     use_cuda = device == "cuda" or (device in (None, "auto") and torch.cuda.is_available())
@@ -119,11 +124,21 @@ def teardown() -> None:
 
 # --------------------------------------------------------------------------- quantizer sync
 def _all_reduce_stats(stats: dict) -> dict:
+    """One all-reduce (SUM) for a step's quantizer statistics; ``candidates`` (re-seeding
+    rows) count from rank 0 only, so the sum is rank 0's: a broadcast in the same call."""
     import torch.distributed as dist
 
-    for value in stats.values():
-        dist.all_reduce(value, op=dist.ReduceOp.SUM)
-    return stats
+    keys = sorted(stats)
+    if "candidates" in stats and dist.get_rank() != 0:
+        stats = dict(stats, candidates=torch.zeros_like(stats["candidates"]))
+    flat = torch.cat([stats[k].float().reshape(-1) for k in keys])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    out, offset = {}, 0
+    for k in keys:
+        n = stats[k].numel()
+        out[k] = flat[offset:offset + n].view_as(stats[k]).to(stats[k].dtype)
+        offset += n
+    return out
 
 
 def _all_gather_rows(z: torch.Tensor) -> torch.Tensor:
@@ -152,19 +167,6 @@ def attach_quantizer_sync(model: torch.nn.Module) -> int:
             module.broadcast_hook = _broadcast_from_main
             n += 1
     return n
-
-
-def wrap_ddp(model: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
-    """DistributedDataParallel around ``model`` (buffers are kept in sync by the hooks,
-    so DDP does not broadcast them)."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    import warnings
-
-    ids = [ctx.local_rank] if ctx.backend == "nccl" else None
-    with warnings.catch_warnings():   # newer torch renames the flag; the meaning we need is this one
-        warnings.simplefilter("ignore", FutureWarning)
-        return DDP(model, device_ids=ids, broadcast_buffers=False)
 
 
 # --------------------------------------------------------------------------- checks

@@ -61,7 +61,8 @@ class CodeUsage:
 
     def update(self, codes: torch.Tensor) -> None:
         flat = codes.reshape(codes.shape[0], -1).long() + self.offsets       # [B, K*L]
-        self.counts += torch.bincount(flat.reshape(-1), minlength=self.total)[: self.total]
+        idx = flat.reshape(-1)      # scatter, not bincount: bincount's output size syncs the host
+        self.counts.scatter_add_(0, idx, torch.ones_like(idx))
 
     def _per_codebook(self, values: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(self.K * self.L, dtype=torch.float64, device=values.device)

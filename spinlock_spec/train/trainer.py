@@ -114,13 +114,11 @@ class VQVAETrainer:
         self.weights = self.cfg.loss_weights
         self._weight_vectors: dict[tuple[str, ...], torch.Tensor] = {}
         self.use_cuda = self.device.type == "cuda"
-        self.autocast_bf16 = self.use_cuda and self.cfg.precision == "bf16"
+        self.autocast_bf16 = self.use_cuda and self.cfg.precision in ("bf16", "auto")
         self._forward = self.model
-        if self.dist.enabled:
-            from .distributed import attach_quantizer_sync, mark_training_started, wrap_ddp
-            mark_training_started()
-            attach_quantizer_sync(self.model)
-            self._forward = wrap_ddp(self.model, self.dist)
+        # eager or recorded steps, flat-gradient all-reduce across processes (train/fast_step.py)
+        from .fast_step import StepEngine
+        self.steps = StepEngine(self)
         if self.cfg.use_torch_compile and self.use_cuda:
             # dynamic=False: the short last batch gets its own static graph (dynamic shapes hit an
             # inductor CantSplit error on min(topo_samples, B) with torch 2.11)
@@ -142,7 +140,7 @@ class VQVAETrainer:
         self.history: dict[str, Any] = empty_history()
         self.records: list[dict[str, Any]] = []
 
-        self.console.info(f"{self.trainer_type} created")
+        self.console.info(f"{self.trainer_type} created", *self.steps.describe())
         self.console.event({"event": "trainer_created", "trainer_type": self.trainer_type,
                             "device": str(self.device), "train_samples": self.n_train,
                             "val_samples": self.n_val})
@@ -217,13 +215,14 @@ class VQVAETrainer:
         return raw * w, raw
 
     def _epoch_batches(self, epoch: int, order: torch.Tensor | None, nb: int):
-        """This process's batches of ``epoch``: index batches of the resident data, or the
-        stream's chunk-shuffled batches (each process takes its slice of a global batch)."""
+        """This process's step inputs of ``epoch``: row indices into the resident data
+        (``{"rows": idx}``), or the stream's chunk-shuffled batches (each process takes its
+        slice of a global batch)."""
         bs = self.cfg.batch_size
         if self.train_stream is None:
             for b in range(nb):
                 lo, hi = self.dist.local_slice(b * bs, min(self.n_train, (b + 1) * bs))
-                yield take_rows(self.train_arrays, order[lo:hi])
+                yield {"rows": order[lo:hi]}
             return
         name = self.train_stream.family
         for rows in self.train_stream.epoch_batches(epoch_seed(self.seed, epoch), bs):
@@ -238,19 +237,16 @@ class VQVAETrainer:
         names = self._term_names()
         order = self.epoch_order(epoch) if self.train_stream is None else None
         nb = self.num_batches()
-        sums = torch.zeros(2 * len(names), dtype=torch.float64, device=self.device)
+        self.steps.begin_epoch(names)     # the step adds its loss terms to the epoch's sums
         seen = 0
         bar = ProgressBar(nb, enabled=self.progress and nb >= PROGRESS_MIN_BATCHES,
                           label=f"Epoch {epoch}/{self.cfg.num_epochs}")
-        for b, batch in enumerate(self._epoch_batches(epoch, order, nb)):
-            idx = next(iter(batch.values()))
+        for b, inputs in enumerate(self._epoch_batches(epoch, order, nb)):
             self._schedule_lrs(epoch, b, nb)
-            weighted, raw = self.train_step(batch, names)
-            rows = int(idx.shape[0])
-            sums += torch.cat([weighted.detach(), raw.detach()]).double() * rows
-            seen += rows
+            seen += self.steps.run(inputs)
             bar.update(b + 1)
         bar.close()
+        sums = self.steps.epoch_sums()
         if self.dist.enabled:              # global means: one all-reduce per epoch
             from .distributed import all_reduce_sum
             sums = all_reduce_sum(torch.cat([sums, sums.new_tensor([seen])]))
@@ -262,15 +258,16 @@ class VQVAETrainer:
 
     def train_step(self, batch: Mapping[str, torch.Tensor], names: Sequence[str]
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimisation step on ``batch``: forward, weighted loss, backward, clipping,
-        optimizer steps.  Returns the (weighted, raw) term vectors, still on the device."""
+        """One optimisation step on ``batch``, with no host synchronisation (it may be
+        recorded as a CUDA graph, train/fast_step.py): forward, weighted loss, backward,
+        gradient average over processes, clipping, optimizer steps.  Returns the (weighted,
+        raw) term vectors, still on the device."""
         with self._autocast():
             out = self._forward(batch)
         weighted, raw = self._loss_vector(out.terms, names)
-        loss = weighted.sum()
-        for opt in self.optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.steps.zero_grad()
+        weighted.sum().backward()
+        self.steps.reduce_gradients()
         for params, max_norm in self._clip_groups():
             if max_norm:       # foreach: one C++ loop over the grads on CPU too (default: Python)
                 torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
@@ -285,13 +282,20 @@ class VQVAETrainer:
         usage = CodeUsage(self.model.codebook_sizes, self.device)
         sums = torch.zeros(2 * len(names), dtype=torch.float64, device=self.device)
         bs = self.cfg.batch_size
-        for start in range(0, self.n_val, bs):
+        starts = range(0, self.n_val, bs)
+        if self.dist.enabled:            # sharded: every world_size-th batch, sums all-reduced
+            starts = starts[self.dist.rank::self.dist.world_size]
+        for start in starts:
             batch = take_rows(self.val_arrays, slice(start, min(self.n_val, start + bs)))
             with self._autocast():
                 out = self.model(batch)
             weighted, raw = self._loss_vector(out.terms, names)
             sums += torch.cat([weighted, raw]).double() * int(out.codes.shape[0])
             usage.update(out.codes)
+        if self.dist.enabled:
+            from .distributed import all_reduce_sum
+            all_reduce_sum(sums)
+            all_reduce_sum(usage.counts)
         means = (sums / self.n_val).cpu().tolist()
         weighted_means = dict(zip(names, means[: len(names)]))
         metrics = usage_metrics(usage, category_names(self.model, usage.K))
@@ -434,6 +438,7 @@ class VQVAETrainer:
         return record
 
     def _finish(self) -> dict[str, Any]:
+        self.history["step"] = self.steps.close()    # graphs released before the process group
         final = self.evaluate()
         self.history["final_metrics"] = final
         self.history["trainer_type"] = self.trainer_type
@@ -485,6 +490,7 @@ class VQVAETrainer:
         after.  :meth:`fit` then carries on from there.
         """
         json_path, tensors, meta = trainer_state.open_checkpoint(run, self, check_spec_hash=check_spec_hash)
+        self.steps.invalidate()           # the optimizer state gets new tensors
         trainer_state.restore(self, json_path, tensors, meta)
         if self.run_dir is not None:
             # drop lines of epochs whose checkpoint never landed
