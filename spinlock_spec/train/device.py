@@ -23,8 +23,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 def compile_mode(setting: str, distributed: bool) -> str:
     """``training.compile_mode`` resolved: ``auto`` is reduce-overhead (CUDA graphs: the
     step of this model is bound by kernel launches, see benchmarks/RESULTS.md) in one
-    process, and inductor's default under torch.distributed (DDP's gradient hooks run
-    between the compiled pieces of the step)."""
+    process, and inductor's default under torch.distributed (the gradient all-reduce
+    runs between the compiled pieces of the step)."""
     if setting == "auto":
         return "default" if distributed else "reduce-overhead"
     return setting
