@@ -39,6 +39,29 @@ def test_compile_mode_is_validated_with_a_location(tmp_path):
     assert "reduce-overhead" in e.hint
 
 
+def test_cuda_graphs_and_precision_settings(tmp_path):
+    """CPU-side: the GPU defaults are auto, false and fp32 turn them off, anything else is a
+    spec error at its location; on the CPU auto means eager fp32 steps."""
+    from spinlock_spec.train.config import TrainingConfig
+
+    auto = TrainingConfig.from_dict({})
+    assert (auto.precision, auto.cuda_graphs) == ("auto", "auto")
+    off = TrainingConfig.from_dict({"precision": "fp32", "cuda_graphs": False})
+    assert (off.precision, off.cuda_graphs) == ("fp32", False)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("families: {summary: {encoder: identity}}\ntraining: {cuda_graphs: sometimes}\n")
+    with pytest.raises(SpecError) as err:
+        ss.compile_spec(str(spec))
+    (e,) = [d for d in err.value.diagnostics if d.severity == "error"]
+    assert e.pointer.endswith("cuda_graphs") and e.line == 2
+    if not torch.cuda.is_available():
+        small = tmp_path / "small.yaml"
+        small.write_text("dataset: {synthetic: {n_samples: 600, n_groups: 2, features_per_group: 3}}\n"
+                         "families: {summary: {encoder: identity}}\ntraining: {num_epochs: 1, batch_size: 128}\n")
+        res = ss.train(str(small), out=tmp_path / "cpu", quiet=True, progress=False)
+        assert res.history["step"] == {"cuda_graphs": False, "captures": 0, "replays": 0, "bf16": False}
+
+
 def _spec(tmp_path, mode: str, extra: str = "", name: str = "s.yaml"):
     spec = tmp_path / name
     spec.write_text(f"""
