@@ -1,0 +1,120 @@
+"""Start a sweep: check every trial's spec, create or join the study, start the workers
+(one process each; a GPU each when ``gpus`` are given, else a share of the CPU threads)
+and wait for them.  Ctrl-C / SIGTERM stop the workers cleanly: finished trials stay,
+the running ones are queued again for the next start."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from spinlock_spec.sweep import study as st
+from spinlock_spec.sweep.params import check_all, grid, is_grid, parse_params
+
+
+@dataclass
+class SweepOptions:
+    spec: str
+    params: tuple
+    fixed: tuple = ()
+    metric: str = "quality"
+    trials: int | None = None
+    jobs: int = 1
+    out: str = "sweeps/sweep"
+    epochs: int | None = None
+    storage: str | None = None
+    study: str = "sweep"
+    gpus: tuple = ()
+    prune: bool = True
+    seed: int = 0
+
+
+def prepare(opts: SweepOptions):
+    """Parse and check everything (no trial runs); returns (definition, grid values, params)."""
+    st.require_optuna()
+    params = parse_params(opts.params)
+    fixed = list(opts.fixed) + ([f"training.num_epochs={int(opts.epochs)}"] if opts.epochs else [])
+    checked = check_all(opts.spec, params, fixed)
+    grid_values = None
+    if is_grid(params):
+        combos = grid(params)
+        n = len(combos) if opts.trials is None else min(opts.trials, len(combos))
+        if n < len(combos):
+            combos = random.Random(opts.seed).sample(combos, n)
+        grid_values, trials = combos, n
+    else:
+        if opts.trials is None:
+            raise st.SweepError("a sweep with ranges needs --trials N", code="E504",
+                                hint="e.g. --trials 20 (lists alone make a grid and need no --trials)")
+        trials = opts.trials
+    definition = {"spec": str(opts.spec), "base_hash": checked.base_hash,
+                  "params": [p.text for p in params], "fixed": fixed, "metric": opts.metric,
+                  "trials": int(trials), "prune": bool(opts.prune), "seed": int(opts.seed),
+                  "grid": grid_values is not None}
+    return definition, grid_values, params
+
+
+def start(opts: SweepOptions) -> dict:
+    """Create/join the study and write the sweep folder's sweep.json; returns its content."""
+    definition, grid_values, _ = prepare(opts)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / st.TRIALS_DIR).mkdir(exist_ok=True)
+    url = opts.storage or st.default_storage(out)
+    storage = st.open_storage(url)
+    st.create_or_join(storage, opts.study, definition, grid_values, opts.seed)
+    spec = opts.spec if str(opts.spec).startswith("zoo:") else str(Path(opts.spec).resolve())
+    info = {"storage": url, "study": opts.study, "spec": spec, "definition": definition}
+    st.write_sweep_file(out, info)
+    return info
+
+
+def worker_env(slot: int, jobs: int, gpus: tuple) -> dict:
+    env = dict(os.environ)
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpus[slot % len(gpus)])
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+        from spinlock_spec.sweep.worker import THREADS_ENV
+
+        env[THREADS_ENV] = str(threads)
+    return env
+
+
+def run_workers(sweep_dir, jobs: int, gpus: tuple = ()) -> int:
+    """Run ``jobs`` worker processes to the end; 130 when interrupted."""
+    procs = [subprocess.Popen([sys.executable, "-m", "spinlock_spec.sweep.worker", str(sweep_dir), str(i)],
+                              env=worker_env(i, jobs, gpus), start_new_session=True)
+             for i in range(jobs)]  # own session: a terminal Ctrl-C reaches them once, from here
+    stopping = []
+
+    def stop(signum, frame):  # noqa: ARG001
+        stopping.append(signum)
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGINT)
+                except OSError:
+                    pass
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        codes = []
+        for p in procs:
+            while True:
+                try:
+                    codes.append(p.wait())
+                    break
+                except KeyboardInterrupt:      # pragma: no cover (the handler takes SIGINT)
+                    stop(signal.SIGINT, None)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stopping or 130 in codes:
+        return 130
+    return max(codes, default=0)

@@ -1,0 +1,179 @@
+"""The Optuna study of a sweep: storage (a SQLite file in the sweep folder by default, or a
+shared database URL), creating or joining it, and the trial bookkeeping every worker shares.
+
+Trial states as a sweep reads them (``trial_status``):
+  complete / pruned          finished, counted, never redone
+  failed                     the trial's training failed (user attr ``error``): counted, not redone
+  interrupted                stopped by Ctrl-C / SIGTERM or a lost worker: re-queued, not counted
+  surplus                    asked beyond ``--trials`` by a racing worker: hidden, not counted
+  running / waiting          in progress / queued
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+
+from spinlock_spec.errors import UserError
+
+SWEEP_FILE = "sweep.json"
+DB_FILE = "study.db"
+TRIALS_DIR = "trials"
+BEST_FILE = "best.yaml"
+HEARTBEAT_S = 10
+GRACE_S = 40
+PRUNE_FROM_EPOCH = 3
+
+
+class SweepError(UserError):
+    """A sweep cannot start, join or be read."""
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise SweepError("sweeps need Optuna, which is not installed", code="E500",
+                         hint='pip install "spinlock-spec[sweep]"  (or: pip install "optuna>=3.4")') from None
+    import warnings
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats with ask/tell are what a multi-process sweep needs; optuna flags them as
+    # experimental / meant for optimize(): not the user's concern
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+    return optuna
+
+
+def trial_dir(sweep_dir, number: int) -> Path:
+    return Path(sweep_dir) / TRIALS_DIR / f"trial-{number:04d}"
+
+
+def default_storage(sweep_dir) -> str:
+    return f"sqlite:///{(Path(sweep_dir).resolve() / DB_FILE).as_posix()}"
+
+
+def open_storage(url: str):
+    optuna = require_optuna()
+    from optuna.storages import RDBStorage
+
+    kwargs = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S}
+    names = inspect.signature(RDBStorage.__init__).parameters
+    kwargs["heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in names
+           else "failed_trial_callback"] = requeue_trial
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        return RDBStorage(url, engine_kwargs=engine, **kwargs)
+    except (optuna.exceptions.StorageInternalError, ImportError, ValueError) as exc:
+        raise SweepError(f"--storage {url}: cannot open the database ({exc})", code="E501",
+                         hint="sqlite:///path/study.db, postgresql://user@host/db or mysql://user@host/db "
+                              "(the database driver must be installed)") from None
+    except Exception as exc:            # sqlalchemy errors: bad URL, unreachable server
+        raise SweepError(f"--storage {url}: cannot open the database ({type(exc).__name__}: {exc})",
+                         code="E501", hint="check the URL and that the server is reachable") from None
+
+
+def requeue_trial(study, frozen) -> None:
+    """Queue a trial that did not finish (interrupted, or its worker lost) to run again."""
+    if frozen.user_attrs.get("surplus") or frozen.user_attrs.get("error"):
+        return
+    study.enqueue_trial(dict(frozen.params), user_attrs={"queued": True, "retry_of": frozen.number})
+
+
+def direction_of(metric: str) -> str:
+    return "minimize" if metric == "val_loss" else "maximize"
+
+
+def create_or_join(storage, name: str, definition: dict, grid_values: list[dict] | None, seed: int):
+    """Create the study (and queue the grid), or join an existing one after checking that it
+    is the same sweep.  Returns the Study."""
+    optuna = require_optuna()
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, definition["trials"]))
+    # a trial is compared with the median of the finished ones from epoch PRUNE_FROM_EPOCH on
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=PRUNE_FROM_EPOCH - 1)
+              if definition["prune"] else optuna.pruners.NopPruner())
+    direction = direction_of(definition["metric"])
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction,
+                                    sampler=sampler, pruner=pruner)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
+        created = False
+    if created:
+        for values in grid_values or []:
+            study.enqueue_trial(values, user_attrs={"queued": True})
+        study.set_user_attr("definition", definition)      # last: joiners wait for it
+        return study
+    deadline = time.monotonic() + 60
+    while "definition" not in study.user_attrs:
+        if time.monotonic() > deadline:
+            raise SweepError(f"study {name!r} exists but holds no sweep definition", code="E502",
+                             hint="use another --study name")
+        time.sleep(0.5)
+    theirs = study.user_attrs["definition"]
+    mine = {k: v for k, v in definition.items() if k != "spec"}
+    other = {k: v for k, v in theirs.items() if k != "spec"}
+    if mine != other:
+        changed = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+        raise SweepError(f"study {name!r} in this storage is another sweep (differs in: "
+                         f"{', '.join(changed)})", code="E502",
+                         hint="give the same spec, -p, --set, --epochs, --metric and --trials, "
+                              "or another --study / --out")
+    return study
+
+
+def trial_status(frozen) -> str:
+    state = frozen.state.name
+    attrs = frozen.user_attrs
+    if state == "COMPLETE":
+        return "complete"
+    if state == "PRUNED":
+        return "pruned"
+    if state == "FAIL":
+        if attrs.get("surplus"):
+            return "surplus"
+        return "failed" if attrs.get("error") else "interrupted"
+    return state.lower()
+
+
+COUNTED = ("complete", "pruned", "failed")
+
+
+def counts(study) -> dict:
+    out: dict = {}
+    for t in study.get_trials(deepcopy=False):
+        s = trial_status(t)
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def write_sweep_file(sweep_dir, data: dict) -> None:
+    from spinlock_spec.atomic import atomic_write_text
+
+    path = Path(sweep_dir) / SWEEP_FILE
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_sweep_file(sweep_dir) -> dict:
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SweepError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE})", code="E503",
+                         hint="give the --out folder of `spinlock-spec sweep`") from None
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"{path}: unreadable ({exc})", code="E503") from None
+    if not isinstance(data, dict) or "storage" not in data or "study" not in data:
+        raise SweepError(f"{path}: not a sweep file (no storage/study)", code="E503")
+    return data
+
+
+def load_study(info: dict):
+    optuna = require_optuna()
+    storage = open_storage(info["storage"])
+    try:
+        return optuna.load_study(storage=storage, study_name=info["study"])
+    except KeyError:
+        raise SweepError(f"no study {info['study']!r} in {info['storage']}", code="E503") from None
