@@ -148,6 +148,12 @@ def test_sweep_interrupted_and_resumed(tmp_path):
     assert {"training.num_epochs", "training.batch_size"} <= changed
     text = cli("sweep", "show", out).stdout
     assert "best: trial" in text and text.count("complete") >= 4
+    # report on a sweep folder: the metric-vs-value figure and the trial table
+    rep = cli("report", out)
+    assert rep.returncode == 0, rep.stderr
+    assert (out / "report" / "sweep_metric.png").stat().st_size > 1000
+    page = (out / "report" / "index.html").read_text()
+    assert page.count("<td>complete</td>") == 4
 
 
 @pytest.mark.slow

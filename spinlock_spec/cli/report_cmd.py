@@ -20,8 +20,15 @@ from spinlock_spec.cli.progress import Progress
               help="Do not encode the validation split (skips code-usage histograms and the "
                    "per-category reconstruction error).")
 def report_cmd(run, out, fmt, no_data):
-    """Plot and summarize the training run in folder RUN."""
+    """Plot and summarize the training run in folder RUN (or the sweep in a sweep folder:
+    the metric against each swept value and the trial table)."""
+    from pathlib import Path
+
     from spinlock_spec.errors import UserError
+
+    if (Path(run) / "sweep.json").is_file():
+        _sweep_report(run, out, fmt)
+        return
 
     if fmt == "json":
         from spinlock_spec.report import build_summary
@@ -47,6 +54,22 @@ def report_cmd(run, out, fmt, no_data):
     for note in result.summary.get("notes") or []:
         click.echo(f"note: {note}", err=True)
     click.echo(f"Report: {result.html} ({len(result.figures)} figures)")
+
+
+def _sweep_report(folder: str, out, fmt: str) -> None:
+    from pathlib import Path
+
+    from spinlock_spec.sweep.table import summary_json, sweep_summary
+
+    summary = sweep_summary(folder)
+    if fmt == "json":
+        click.echo(summary_json(summary))
+        return
+    from spinlock_spec.report.sweep_page import make_sweep_report
+
+    summary = {**summary, "diff": summary["diff"].to_dict() if summary["diff"] is not None else None}
+    page, figures = make_sweep_report(summary, out or Path(folder) / "report")
+    click.echo(f"Report: {page} ({len(figures)} figures)")
 
 
 __all__ = ["report_cmd"]
