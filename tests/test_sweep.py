@@ -191,3 +191,19 @@ def test_failing_trial_recorded_and_duplicate_reused(tmp_path):
     assert by[("64", "1e-3")]["metric"] == by[("64", "0.001")]["metric"]
     assert sum(r["reused_from"] is not None for r in rows) == 2
     assert len(list((out / "trials").iterdir())) == 2     # the reused trials trained nothing
+
+
+@pytest.mark.slow
+def test_pruner_stops_a_bad_trial(tmp_path):
+    """The median pruner, fed each epoch's validation loss from metrics.jsonl, stops a trial
+    whose learning rate barely trains, after three finished trials, at epoch 3."""
+    out = tmp_path / "sw"
+    proc = cli("sweep", SPEC, "-p", "training.learning_rate=1e-3,2e-3,3e-3,1e-7", "--epochs", "5",
+               *SMALL_SET_ARGS, "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["values"]["training.learning_rate"]: r for r in _show(out)["trials"]}
+    assert [rows[lr]["status"] for lr in ("1e-3", "2e-3", "3e-3")] == ["complete"] * 3
+    bad = rows["1e-7"]
+    assert bad["status"] == "pruned", bad
+    epochs = (Path(bad["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+    assert 3 <= len(epochs) < 5

@@ -55,7 +55,7 @@ def default_storage(sweep_dir) -> str:
 
 
 def open_storage(url: str):
-    optuna = require_optuna()
+    require_optuna()
     from optuna.storages import RDBStorage
 
     kwargs = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S}
@@ -63,15 +63,19 @@ def open_storage(url: str):
     kwargs["heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in names
            else "failed_trial_callback"] = requeue_trial
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        return RDBStorage(url, engine_kwargs=engine, **kwargs)
-    except (optuna.exceptions.StorageInternalError, ImportError, ValueError) as exc:
-        raise SweepError(f"--storage {url}: cannot open the database ({exc})", code="E501",
-                         hint="sqlite:///path/study.db, postgresql://user@host/db or mysql://user@host/db "
-                              "(the database driver must be installed)") from None
-    except Exception as exc:            # sqlalchemy errors: bad URL, unreachable server
-        raise SweepError(f"--storage {url}: cannot open the database ({type(exc).__name__}: {exc})",
-                         code="E501", hint="check the URL and that the server is reachable") from None
+    last = None
+    for attempt in range(10):     # workers starting together race to create the tables
+        try:
+            return RDBStorage(url, engine_kwargs=engine, **kwargs)
+        except (ImportError, ValueError) as exc:
+            last = exc
+            break
+        except Exception as exc:            # sqlalchemy errors: locked, bad URL, unreachable server
+            last = exc
+            time.sleep(0.5 + attempt * 0.5)
+    raise SweepError(f"--storage {url}: cannot open the database ({type(last).__name__}: {last})",
+                     code="E501", hint="sqlite:///path/study.db, postgresql://user@host/db or "
+                     "mysql://user@host/db (the database driver must be installed); is the server reachable?")
 
 
 def requeue_trial(study, frozen) -> None:

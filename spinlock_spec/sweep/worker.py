@@ -123,17 +123,26 @@ class Worker:
 
     # ------------------------------------------------------------------ loop
     def next_trial(self):
-        """The next trial to run, or None when the sweep has nothing left for this worker."""
+        """The next trial to run, or None when the sweep has nothing left for this worker.
+
+        With nothing to ask for but trials still running (here or on other machines), it
+        waits: a trial whose worker is lost is queued again once its heartbeat is stale."""
         from optuna.storages import fail_stale_trials
 
-        fail_stale_trials(self.study)
         n = self.definition["trials"]
-        trials = self.study.get_trials(deepcopy=False)
-        status = [st.trial_status(t) for t in trials]
-        if "waiting" not in status:
-            if self.grid or sum(s in st.COUNTED or s == "running" for s in status) >= n:
+        while True:
+            fail_stale_trials(self.study)
+            status = [st.trial_status(t) for t in self.study.get_trials(deepcopy=False)]
+            if "waiting" in status:
+                break
+            running = status.count("running")
+            if not self.grid and sum(s in st.COUNTED for s in status) + running < n:
+                break
+            if not running:
                 return None
+            time.sleep(2.0)
         trial = self.study.ask()
+        self.storage.record_heartbeat(trial._trial_id)      # lost from here on: stale, queued again
         if trial.user_attrs.get("queued"):
             return trial
         claimed = sum(st.trial_status(t) in (*st.COUNTED, "running", "waiting")
@@ -182,13 +191,14 @@ class Worker:
         from spinlock_spec import api
         from spinlock_spec.logs import get_logger
 
-        values = self.suggest(trial)
-        overrides = trial_overrides(self.params, values, self.fixed)
-        shown = " ".join(f"{k}={v}" for k, v in values.items())
         told = False
         feed = beat = handler = None
         t0 = time.perf_counter()
+        shown = f"trial {trial.number}"
         try:
+            values = self.suggest(trial)
+            overrides = trial_overrides(self.params, values, self.fixed)
+            shown = " ".join(f"{k}={v}" for k, v in values.items())
             trial.set_user_attr("host", self.host)
             try:
                 digest = api.compile_spec(self.spec, overrides).hash
