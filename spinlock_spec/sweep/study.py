@@ -10,6 +10,7 @@ Trial states as a sweep reads them (``trial_status``):
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import time
@@ -76,6 +77,35 @@ def open_storage(url: str):
     raise SweepError(f"--storage {url}: cannot open the database ({type(last).__name__}: {last})",
                      code="E501", hint="sqlite:///path/study.db, postgresql://user@host/db or "
                      "mysql://user@host/db (the database driver must be installed); is the server reachable?")
+
+
+@contextlib.contextmanager
+def claim_lock(url: str):
+    """Held while a worker takes a trial.  SQLite does not lock the row Optuna flips from
+    waiting to running, so two processes could take the same queued trial; for a SQLite
+    storage they take turns through a lock file beside the database (database servers lock
+    the row themselves)."""
+    path = _sqlite_path(url)
+    try:
+        import fcntl
+    except ImportError:            # not POSIX: no lock (use a database server for parallel workers)
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(str(path) + ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix):])
 
 
 def requeue_trial(study, frozen) -> None:

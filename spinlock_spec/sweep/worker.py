@@ -131,16 +131,17 @@ class Worker:
 
         n = self.definition["trials"]
         while True:
-            fail_stale_trials(self.study)
-            status = [st.trial_status(t) for t in self.study.get_trials(deepcopy=False)]
-            if "waiting" in status:
-                break
-            running = status.count("running")
-            if not self.grid and sum(s in st.COUNTED for s in status) + running < n:
-                break
+            with st.claim_lock(self.info["storage"]):
+                fail_stale_trials(self.study)
+                status = [st.trial_status(t) for t in self.study.get_trials(deepcopy=False)]
+                running = status.count("running")
+                if "waiting" in status or (not self.grid and sum(s in st.COUNTED for s in status) + running < n):
+                    return self._ask(n)
             if not running:
                 return None
             time.sleep(2.0)
+
+    def _ask(self, n: int):
         trial = self.study.ask()
         self.storage.record_heartbeat(trial._trial_id)      # lost from here on: stale, queued again
         if trial.user_attrs.get("queued"):
@@ -264,9 +265,14 @@ class Worker:
                 handler.close()
 
     def _fail(self, trial, message: str, shown: str, t0: float) -> None:
-        trial.set_user_attr("error", message[:2000])
-        trial.set_user_attr("seconds", time.perf_counter() - t0)
-        self.study.tell(trial, state=_state("FAIL"))
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        try:
+            trial.set_user_attr("error", message[:2000])
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
+            self.study.tell(trial, state=_state("FAIL"))
+        except UpdateFinishedTrialError:    # finished meanwhile (e.g. failed as stale by another worker)
+            pass
         self._say(trial, "failed: " + message.splitlines()[0], shown)
 
     def _say(self, trial, what: str, shown: str) -> None:
