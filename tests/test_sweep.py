@@ -127,7 +127,7 @@ def test_sweep_interrupted_and_resumed(tmp_path):
     resumed = subprocess.run(_sweep_cmd(out, "--jobs", "2"), capture_output=True, text=True, env=env,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert not _started(resumed.stdout) & set(before), resumed.stdout      # nothing finished is redone
+    assert not _started(resumed.stderr) & set(before), resumed.stderr      # nothing finished is redone
     for n, t in before.items():
         assert Path(t.user_attrs["run_dir"], "final_model.json").stat().st_mtime_ns == stamps[n]
     summary = _show(out)

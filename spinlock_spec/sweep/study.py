@@ -125,7 +125,7 @@ def create_or_join(storage, name: str, definition: dict, grid_values: list[dict]
     optuna = require_optuna()
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, definition["trials"]))
     # a trial is compared with the median of the finished ones from epoch PRUNE_FROM_EPOCH on
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=PRUNE_FROM_EPOCH - 1)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=PRUNE_FROM_EPOCH)
               if definition["prune"] else optuna.pruners.NopPruner())
     direction = direction_of(definition["metric"])
     try:
