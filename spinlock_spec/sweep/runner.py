@@ -86,11 +86,18 @@ def worker_env(slot: int, jobs: int, gpus: tuple) -> dict:
     return env
 
 
+def _stderr_fd():
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):     # no real stream (embedded, captured)
+        return None
+
+
 def run_workers(sweep_dir, jobs: int, gpus: tuple = ()) -> int:
     """Run ``jobs`` worker processes to the end; 130 when interrupted."""
     procs = [subprocess.Popen([sys.executable, "-m", "spinlock_spec.sweep.worker", str(sweep_dir), str(i)],
                               env=worker_env(i, jobs, gpus), start_new_session=True,
-                              stdout=sys.stderr)       # progress lines: stderr (stdout: the table)
+                              stdout=_stderr_fd())     # progress lines: stderr (stdout: the table)
              for i in range(jobs)]  # own session: a terminal Ctrl-C reaches them once, from here
     stopping = []
 
