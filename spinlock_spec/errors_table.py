@@ -7,7 +7,7 @@ exits with status 2 and one message (``file:line:col: error[CODE]: ...``).
 
 Ranges: E0xx command line, E1xx reading a spec, E2xx the spec's schema, I3xx/W3xx notes and
 warnings of the spec loader, E3xx building the model, E4xx run folders and checkpoints, E5xx
-optional packages, Dxxx data files, Zxxx the model zoo.  Compatibility rules found by ``compile`` have names, not codes (docs/rules.md).
+optional packages, E6xx sweeps, Dxxx data files, Zxxx the model zoo.  Compatibility rules found by ``compile`` have names, not codes (docs/rules.md).
 """
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ _ROWS = [
     ("E000", "a user error without a specific code (a bound re-checked after the schema)",
      "the message names the value; see docs/reference.md for the allowed range"),
     ("E001", "`train` was given neither a SPEC nor --resume", "spinlock-spec train SPEC.yaml"),
+    ("E010", "a malformed `sweep -p KEY=VALUES` argument (or none, or a key swept twice)",
+     "a list: -p KEY=1e-3,3e-4; a range: -p KEY=0.25:0.5 or KEY=1e-4:1e-2:log"),
+    ("E011", "a sweep's base spec or trial specs have errors (each shown at its -p argument and value)",
+     "fix or drop the values named"),
+    ("E012", "a sweep with a range was given no --trials", "add --trials N"),
     # -- reading a spec ------------------------------------------------------------------------
     ("E100", "YAML syntax error, or a scalar or merge key that cannot be read",
      "fix the YAML at the position shown"),
@@ -94,6 +99,16 @@ _ROWS = [
     ("E510", "logging.tensorboard is true but TensorBoard is not installed",
      "pip install tensorboard (or set logging.tensorboard: false)"),
     ("E520", "`export` needs the onnx package, which is not installed", 'pip install -e ".[onnx]"'),
+    ("E530", "`sweep` needs Optuna, which is not installed", 'pip install -e ".[sweep]"'),
+    # -- sweeps --------------------------------------------------------------------------------
+    ("E601", "a sweep's --storage database cannot be opened (bad URL, no driver, unreachable)",
+     "sqlite:///path/study.db, postgresql://user@host/db or mysql://user@host/db"),
+    ("E602", "the sweep's study in that storage is another sweep (or holds no sweep definition)",
+     "give the same spec, -p, --set, --epochs, --metric and --trials, or another --study / --out"),
+    ("E603", "a folder is not a readable sweep folder, or its study is not in the storage",
+     "give the --out folder of `spinlock-spec sweep`"),
+    ("E604", "a trial's run reports no value of the sweep's --metric (recorded as the trial's error)",
+     "use --metric quality or val_loss"),
     # -- data ----------------------------------------------------------------------------------
     ("D001", "the dataset file is missing or unreadable", "check dataset.path or --data"),
     ("D002", "the dataset file is a folder or neither HDF5 nor NPZ", "pass an HDF5 (spinlock layout) or NPZ file"),

@@ -76,7 +76,7 @@ def test_missing_optuna_is_one_clear_message(tmp_path):
     (fake / "optuna" / "__init__.py").write_text("raise ImportError('No module named optuna')\n")
     env = {"PYTHONPATH": os.pathsep.join([str(fake), os.environ.get("PYTHONPATH", "")])}
     proc = cli("sweep", SPEC, *GRID, "--out", tmp_path / "sw", env=env)
-    assert_user_error(proc, "sweeps need Optuna", 'pip install "spinlock-spec[sweep]"')
+    assert_user_error(proc, "sweeps need Optuna", 'pip install -e ".[sweep]"')
 
 
 def _sweep_cmd(out: Path, *extra) -> list[str]:

@@ -73,7 +73,7 @@ def parse_param(text: str, index: int) -> Param:
     where = f"-p {text} (argument {index})"
 
     def fail(message: str, hint: str) -> SpecError:
-        return SpecError(message, code="E120", location=where, hint=hint)
+        return SpecError(message, code="E010", location=where, hint=hint)
 
     if not sep or not key or not raw.strip():
         raise fail("a swept parameter needs KEY=VALUES",
@@ -107,19 +107,19 @@ def parse_params(texts) -> list[Param]:
         try:
             p = parse_param(text, i)
         except SpecError as exc:
-            problems.append(Diagnostic("E120", exc.message, file=exc.location, hint=exc.hint))
+            problems.append(Diagnostic("E010", exc.message, file=exc.location, hint=exc.hint))
             continue
         if p.key in seen:
-            problems.append(Diagnostic("E120", f"{p.key} is swept twice (also by argument {seen[p.key]})",
+            problems.append(Diagnostic("E010", f"{p.key} is swept twice (also by argument {seen[p.key]})",
                                        file=p.where(), hint="give each key one -p"))
             continue
         seen[p.key] = i
         params.append(p)
     if not texts:
-        problems.append(Diagnostic("E120", "nothing to sweep", file="-p",
+        problems.append(Diagnostic("E010", "nothing to sweep", file="-p",
                                    hint="add -p KEY=A,B (a list) or -p KEY=LOW:HIGH (a range)"))
     if problems:
-        raise SpecError(f"{len(problems)} bad -p argument(s)", code="E120", diagnostics=problems)
+        raise SpecError(f"{len(problems)} bad -p argument(s)", code="E010", diagnostics=problems)
     return params
 
 
@@ -172,7 +172,7 @@ def check_all(spec, params: list[Param], fixed=()) -> CheckResult:
     located at the ``-p`` argument (and value) that caused it."""
     base_hash, problems = _compile_problems(spec, fixed, "--set")
     if problems:
-        raise SpecError("the base spec (with --set) has errors", code="E100", diagnostics=problems)
+        raise SpecError("the base spec (with --set) has errors", code="E011", diagnostics=problems)
     result = CheckResult(base_hash)
     bad_values = set()
     for p in params:
@@ -191,6 +191,6 @@ def check_all(spec, params: list[Param], fixed=()) -> CheckResult:
                 problems += found
                 result.hashes[tuple(combo.values())] = digest
     if problems:
-        raise SpecError(f"{len(problems)} problem(s) in the sweep's trial specs", code="E121",
+        raise SpecError(f"{len(problems)} problem(s) in the sweep's trial specs", code="E011",
                         diagnostics=problems)
     return result

@@ -48,7 +48,7 @@ def prepare(opts: SweepOptions):
         grid_values, trials = combos, n
     else:
         if opts.trials is None:
-            raise st.SweepError("a sweep with ranges needs --trials N", code="E504",
+            raise st.SweepError("a sweep with ranges needs --trials N", code="E012",
                                 hint="e.g. --trials 20 (lists alone make a grid and need no --trials)")
         trials = opts.trials
     definition = {"spec": str(opts.spec), "base_hash": checked.base_hash,

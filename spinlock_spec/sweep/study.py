@@ -35,8 +35,8 @@ def require_optuna():
     try:
         import optuna
     except ImportError:
-        raise SweepError("sweeps need Optuna, which is not installed", code="E500",
-                         hint='pip install "spinlock-spec[sweep]"  (or: pip install "optuna>=3.4")') from None
+        raise SweepError("sweeps need Optuna, which is not installed", code="E530",
+                         hint='pip install -e ".[sweep]"  (or: pip install "optuna>=3.4")') from None
     import warnings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -75,7 +75,7 @@ def open_storage(url: str):
             last = exc
             time.sleep(0.5 + attempt * 0.5)
     raise SweepError(f"--storage {url}: cannot open the database ({type(last).__name__}: {last})",
-                     code="E501", hint="sqlite:///path/study.db, postgresql://user@host/db or "
+                     code="E601", hint="sqlite:///path/study.db, postgresql://user@host/db or "
                      "mysql://user@host/db (the database driver must be installed); is the server reachable?")
 
 
@@ -143,7 +143,7 @@ def create_or_join(storage, name: str, definition: dict, grid_values: list[dict]
     deadline = time.monotonic() + 60
     while "definition" not in study.user_attrs:
         if time.monotonic() > deadline:
-            raise SweepError(f"study {name!r} exists but holds no sweep definition", code="E502",
+            raise SweepError(f"study {name!r} exists but holds no sweep definition", code="E602",
                              hint="use another --study name")
         time.sleep(0.5)
     theirs = study.user_attrs["definition"]
@@ -152,7 +152,7 @@ def create_or_join(storage, name: str, definition: dict, grid_values: list[dict]
     if mine != other:
         changed = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
         raise SweepError(f"study {name!r} in this storage is another sweep (differs in: "
-                         f"{', '.join(changed)})", code="E502",
+                         f"{', '.join(changed)})", code="E602",
                          hint="give the same spec, -p, --set, --epochs, --metric and --trials, "
                               "or another --study / --out")
     return study
@@ -195,12 +195,12 @@ def read_sweep_file(sweep_dir) -> dict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SweepError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE})", code="E503",
+        raise SweepError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE})", code="E603",
                          hint="give the --out folder of `spinlock-spec sweep`") from None
     except (OSError, ValueError) as exc:
-        raise SweepError(f"{path}: unreadable ({exc})", code="E503") from None
+        raise SweepError(f"{path}: unreadable ({exc})", code="E603") from None
     if not isinstance(data, dict) or "storage" not in data or "study" not in data:
-        raise SweepError(f"{path}: not a sweep file (no storage/study)", code="E503")
+        raise SweepError(f"{path}: not a sweep file (no storage/study)", code="E603")
     return data
 
 
@@ -210,4 +210,4 @@ def load_study(info: dict):
     try:
         return optuna.load_study(storage=storage, study_name=info["study"])
     except KeyError:
-        raise SweepError(f"no study {info['study']!r} in {info['storage']}", code="E503") from None
+        raise SweepError(f"no study {info['study']!r} in {info['storage']}", code="E603") from None

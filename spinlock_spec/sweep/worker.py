@@ -99,7 +99,7 @@ def metric_value(metric: str, history: dict) -> float:
     else:
         value = final.get("probe_accuracy", final.get("probe"))
     if value is None:
-        raise UserError(f"the run reports no {metric} metric", code="E510")
+        raise UserError(f"the run reports no {metric} metric", code="E604")
     return float(value)
 
 
