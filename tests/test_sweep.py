@@ -207,3 +207,19 @@ def test_pruner_stops_a_bad_trial(tmp_path):
     assert bad["status"] == "pruned", bad
     epochs = (Path(bad["run_dir"]) / "metrics.jsonl").read_text().splitlines()
     assert 3 <= len(epochs) < 5
+
+
+@pytest.mark.slow
+def test_search_workers_draw_different_values(tmp_path):
+    """A range search with two workers started together: each worker's sampler has its own
+    seed, so the first trials are not the same draw twice."""
+    out = tmp_path / "sw"
+    proc = cli("sweep", SPEC, "-p", "training.learning_rate=1e-4:1e-2:log", "-p", "training.batch_size=32:128",
+               "--trials", "3", "--epochs", "1", "--set", "dataset.synthetic.n_samples=600", "--jobs", "2",
+               "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = _show(out)["trials"]
+    assert len(rows) == 3 and all(r["status"] == "complete" for r in rows)
+    draws = {(r["values"]["training.learning_rate"], r["values"]["training.batch_size"]) for r in rows}
+    assert len(draws) == 3
+    assert all(1e-4 <= lr <= 1e-2 and 32 <= bs <= 128 and isinstance(bs, int) for lr, bs in draws)

@@ -158,6 +158,14 @@ def create_or_join(storage, name: str, definition: dict, grid_values: list[dict]
     return study
 
 
+def trial_count(storage, name: str) -> int:
+    """The number of trials of study ``name`` in ``storage`` (0 when there is no such study)."""
+    try:
+        return storage.get_n_trials(storage.get_study_id_from_name(name))
+    except KeyError:
+        return 0
+
+
 def trial_status(frozen) -> str:
     state = frozen.state.name
     attrs = frozen.user_attrs

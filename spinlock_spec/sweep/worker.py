@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 from spinlock_spec.errors import UserError
@@ -116,10 +117,16 @@ class Worker:
         self.metric = self.definition["metric"]
         self.maximize = st.direction_of(self.metric) == "maximize"
         self.storage = st.open_storage(info["storage"])
-        self.study = st.create_or_join(self.storage, info["study"], self.definition, None,
-                                       int(self.definition.get("seed", 0)))
         self.slot = slot
         self.host = socket.gethostname()
+        self.study = st.create_or_join(self.storage, info["study"], self.definition, None,
+                                       self._sampler_seed(st.trial_count(self.storage, info["study"])))
+
+    def _sampler_seed(self, n_trials: int) -> int:
+        """Workers started together with one --seed would draw the same values: each worker's
+        sampler gets its own seed from the sweep's seed, its slot, its host and the trials so far."""
+        mix = f"{self.definition.get('seed', 0)}/{self.slot}/{self.host}/{n_trials}"
+        return zlib.crc32(mix.encode())
 
     # ------------------------------------------------------------------ loop
     def next_trial(self):
