@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from spinlock_spec.cli.output import format_option
+
 
 class SweepGroup(click.Group):
     """``sweep SPEC ...`` runs a sweep; ``sweep show DIR`` shows one."""
@@ -53,8 +55,8 @@ def sweep_group():
 @click.option("--no-prune", is_flag=True, help="Never stop a trial early (default: median pruner on "
                                                "the per-epoch validation loss).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="How the final table is printed.")
+@format_option(help="text: the final table for people; json: it as one JSON document on stdout (errors "
+                   "too). Worker progress lines go to stderr.")
 @click.pass_context
 def sweep_run(ctx, spec, params, trials, metric, jobs, out, epochs, fixed, storage, study_name, gpus,
               no_prune, seed, fmt):
@@ -86,7 +88,7 @@ def sweep_run(ctx, spec, params, trials, metric, jobs, out, epochs, fixed, stora
 
 @sweep_group.command("show")
 @click.argument("sweep_dir", type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def sweep_show(sweep_dir, fmt):
     """Print the table of the sweep in SWEEP_DIR, write its best spec (best.yaml) and show
     the semantic diff of the best against the base spec."""
