@@ -189,9 +189,10 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         if saved_pre is not None:
             streamed.preprocessor = saved_pre
         prepared = PreparedData(streamed.train_sample, streamed.val, streamed.preprocessor,
-                                str(streamed.sample.source))
+                                str(streamed.sample.source), raw_val=streamed.val_raw)
     else:
         prepared = prepare_data(compiled, data, preprocessor=saved_pre)
+    _report_column_fates(prepared.preprocessor, log)
     if init_from is not None and saved_categories is None:
         saved_categories = _init_categories(init_from, compiled, prepared, log)
     built = build_model(compiled, prepared, categories=saved_categories, log=log)
@@ -221,13 +222,81 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
                   tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
                             "trainer_type": compiled.trainer_type},
-                  train_stream=streamed.stream if streamed is not None else None, **dist_kw)
+                  train_stream=streamed.stream if streamed is not None else None,
+                  final_metrics=_user_scale_hook(prepared), **dist_kw)
     if resume_dir is not None:
         done = trainer.resume_from(run, check_spec_hash=False)
         log.info(f"Resuming {run.path} after epoch {done}")
     history = trainer.fit(int(spec_["training"]["num_epochs"]))
+    if main:
+        _user_scale_final(trainer, prepared, run, log)
     log.info(f"Run folder: {run.path}")
     return TrainResult(Path(run.path), history, trainer.model, compiled, built.initial.ari)
+
+
+def _report_column_fates(pre, log) -> None:
+    """One line when any input column is not tokenized itself (data/decode.py)."""
+    from spinlock_spec.data.decode import fate_summary
+
+    for line in fate_summary(pre):
+        log.info(line)
+
+
+def _user_scale_hook(prepared: PreparedData):
+    """The trainer's final-metrics step: the headline ``quality`` on the user's scale
+    (train/user_quality.py), the former one kept as ``quality_clipped``."""
+    if prepared.raw_val is None or prepared.raw_val.n_samples == 0:
+        return None
+
+    def hook(model, final: dict) -> dict:
+        from spinlock_spec.train.user_quality import merge_final_metrics, user_scale_metrics
+
+        device = next((p.device for p in model.parameters()), None)
+        return merge_final_metrics(final, user_scale_metrics(model, prepared.preprocessor,
+                                                             prepared.raw_val, device=device))
+    return hook
+
+
+def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
+    """After training: warnings about little-used codebook levels, and every input column's
+    fate (tokenized, twin, constant) into ``categories.json``."""
+    from spinlock_spec.runs.names import CATEGORIES_FILE
+
+    final = trainer.history.get("final_metrics") or {}
+    for line in low_utilization_warnings(final, trainer.model.codebook_sizes.cpu().numpy()):
+        log.warning(line)
+    categories_path = Path(run.path) / CATEGORIES_FILE
+    if trainer.run_dir is not None and categories_path.is_file():
+        from spinlock_spec.data.decode import input_feature_report
+
+        report = json.loads(categories_path.read_text())
+        report["input_features"] = input_feature_report(prepared.preprocessor, report)
+        run.write_json(CATEGORIES_FILE, report)
+
+
+LOW_UTILIZATION = 0.5     # a codebook level used below this share of what it can reach is warned about
+
+
+def low_utilization_warnings(final: dict, sizes=None) -> list[str]:
+    """One warning per codebook level whose mean utilization over the categories (final
+    validation metrics) is below LOW_UTILIZATION of what the evaluated rows allow (n rows
+    can use at most n codes of a codebook: ``sizes`` [K, L] and ``final["n_samples"]``),
+    naming its least used categories."""
+    out = []
+    n = final.get("n_samples")
+    for lvl, util in enumerate(final.get("utilization_per_level") or []):
+        reach = 1.0
+        if sizes is not None and n:
+            reach = sum(min(1.0, n / max(1, int(c))) for c in list(sizes[:, lvl])) / len(sizes)
+        if util >= LOW_UTILIZATION * reach:
+            continue
+        suffix = f"/level_{lvl}/utilization"
+        worst = sorted((v, k[: -len(suffix)]) for k, v in final.items() if k.endswith(suffix))[:3]
+        names = ", ".join(f"{name} {100 * v:.0f}%" for v, name in worst)
+        out.append(f"Codebook level {lvl} ends at {100 * util:.1f}% utilization (below "
+                   f"{100 * LOW_UTILIZATION * reach:.0f}%; least used: {names}): its codebooks are larger "
+                   "than the data needs; smaller model.levels or more epochs")
+    return out
 
 
 def _streamed_data(compiled, data, log):
@@ -437,6 +506,16 @@ def encode(run: Run | str | Path, data, *, batch_size: int = 4096, reconstructio
                     recon.setdefault(fam, []).append(value.cpu())
     result = {"tokens": torch.cat(codes).numpy().astype(np.int64),
               "codebook_sizes": model.codebook_sizes.cpu().numpy()}
-    for fam, parts in recon.items():
-        result[f"reconstruction/{fam}"] = torch.cat(parts).numpy()
+    if recon:
+        from spinlock_spec.data.decode import decode
+
+        model_space = {fam: torch.cat(parts).numpy() for fam, parts in recon.items()}
+        for fam, value in model_space.items():
+            result[f"reconstruction/{fam}"] = value
+        # every input column of a tabular family, in the user's units (data/decode.py)
+        for fam, value in decode(run.preprocessor, model_space).items():
+            stats = run.preprocessor.families.get(fam)
+            if getattr(stats, "input_names", None) is not None and value.ndim == 2:
+                result[f"decoded/{fam}"] = value
+                result[f"decoded/{fam}/column_names"] = np.array(stats.input_names, dtype=str)
     return result

@@ -13,6 +13,7 @@ class PreparedData:
     val: Any
     preprocessor: Any           # data.Preprocessor fitted on the training split
     source: str
+    raw_val: Any = None         # the validation rows as read (user-scale quality)
 
 
 def load_data(compiled, data=None):
@@ -53,4 +54,4 @@ def prepare_data(compiled, data=None, preprocessor=None) -> PreparedData:
     if preprocessor is None:
         preprocessor = fit_preprocessor(train, spec["feature_cleaning"], spec["normalization_method"])
     return PreparedData(preprocessor.transform(train), preprocessor.transform(val), preprocessor,
-                        dataset.source)
+                        dataset.source, raw_val=val)

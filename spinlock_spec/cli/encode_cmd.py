@@ -14,7 +14,9 @@ from spinlock_spec.cli.progress import Progress
 @click.option("--out", "out", type=str, default="tokens.npz", show_default=True, help="Output NPZ file.")
 @click.option("--which", type=click.Choice(["best", "final"]), default="best", show_default=True,
               help="Which weights of the run.")
-@click.option("--reconstructions", is_flag=True, help="Also store the reconstruction of each family.")
+@click.option("--reconstructions", is_flag=True,
+              help="Also store the reconstruction of each family (reconstruction/F, model scale) "
+                   "and, for tabular families, every input column in the user's units (decoded/F).")
 @format_option()
 def encode_cmd(run, model, data, out, which, reconstructions, fmt):
     """Write the token ids [N, categories, levels] of every row of --data to an NPZ file.

@@ -32,6 +32,7 @@ register_command("export", "spinlock_spec.cli.export_cmd:export_cmd")
 register_command("runs", "spinlock_spec.cli.runs_cmd:runs_group")
 register_command("migrate", "spinlock_spec.cli.migrate_cmd:migrate_cmd")
 register_command("sweep", "spinlock_spec.cli.sweep_cmd:sweep_group")
+register_command("evaluate", "spinlock_spec.cli.evaluate_cmd:evaluate_cmd")
 
 # Exit codes besides the common ones (0, 2, 3, 130), shown at the end of each command's help.
 EXTRA_EXIT_CODES: dict[str, str] = {

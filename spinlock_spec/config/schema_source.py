@@ -61,7 +61,8 @@ DATASET = _section("Where the training data comes from.", {
     "val_fraction": _p("number", 0.1, "Fraction of rows held out for validation.",
                        minimum=0.0, exclusiveMaximum=1.0),
     "streaming": {"description": "Read an HDF5 file in chunks with background prefetch instead of loading "
-                  "it (one tabular family, normalization_method standard; see docs/streaming.md). "
+                  "it (one tabular family, normalization_method standard, or auto which then standardizes; see "
+                  "docs/streaming.md). "
                   "auto = stream when the file's feature data exceed 2 GiB. One of: auto, true, false.",
                   "enum": ["auto", True, False], "default": "auto"},
     "synthetic": SYNTHETIC,
@@ -318,8 +319,13 @@ def build_schema() -> dict:
             "training": TRAINING,
             "learnable_assignment": LEARNABLE,
             "feature_cleaning": CLEANING,
-            "normalization_method": _enum(["standard", "mad"], "standard",
-                                          "Column normalisation: mean/std or median/MAD."),
+            "normalization_method": _enum(
+                ["standard", "mad", "yeo-johnson", "quantile", "auto"], "auto",
+                "Column normalisation of tabular families: mean/std, median/MAD, or a monotone "
+                "per-column transform then mean/std: yeo-johnson (every column), quantile (to a "
+                "normal), auto (yeo-johnson on heavy-tailed columns only: more than 1% of values "
+                "beyond 5 robust sd, or excess kurtosis > 10; chosen as the default from user-scale quality on real "
+                "tables, docs/decisions.md). Decode inverts it (docs/model.md)."),
             "logging": LOGGING,
             "random_seed": _p("integer", 42, "Seed of splits, initialisation and shuffling."),
         },

@@ -21,7 +21,19 @@ Tabular families ([N, D]), in this order, all statistics from the training rows:
       greedily in column order, or with ``use_intelligent_dedup`` in order of
       fewest missing training values first (the most complete copy survives);
 4. normalization ``standard`` (mean / std) or ``mad`` (median / 1.4826 MAD,
-   falling back to the std, then 1, for a zero spread).
+   falling back to the std, then 1, for a zero spread); ``yeo-johnson``,
+   ``quantile`` and ``auto`` first apply a monotone per-column transform
+   (data/transforms.py), then standardize.
+
+Every input column gets a *fate* (``column_fates``): tokenized, ``twin`` (dropped
+as a duplicate: rebuilt by decode as the least-squares affine map of the kept
+column it duplicates, fitted on the imputed training values), ``constant``
+(dropped for low variance: rebuilt as its training mean), ``unstable`` (dropped for
+extreme variance and coefficient of variation: rebuilt as its training mean) or ``missing`` (NaN in
+every training row: rebuilt as NaN).  ``data/decode.py`` turns model outputs back
+into every column in the user's units; the *user scale* of a column is its raw
+z-score with the training mean / std (``user_center`` / ``user_scale``), before
+any clipping: the scale on which ``quality`` is reported.
 
 Temporal families ([N, T, D]) are normalized per channel over the valid steps
 only (steps before ``lengths``); non-finite values become the channel centre
@@ -33,14 +45,17 @@ channel (median / MAD estimated on at most 4096 evenly spaced training rows).
 (indices into the file's columns), ``{family}_impute``, ``{family}_clip_low``,
 ``{family}_clip_high`` (+-inf = no clipping), ``{family}_n_input_columns``,
 ``{family}_column_names``, ``{family}_true_groups`` (when known),
-``{family}_fields_mean`` / ``_fields_std`` (or median / mad) and a JSON
-``__meta__`` string.  No object arrays: it loads with ``allow_pickle=False``.
+``{family}_fields_mean`` / ``_fields_std`` (or median / mad), the column fates
+(``{family}_fate``, ``_twin``, ``_twin_slope``, ``_twin_intercept``, ``_user_center``,
+``_user_scale``, over the input columns), the transform arrays of
+data/transforms.py (``{family}_transform_*``) and a JSON ``__meta__`` string.  No object arrays: it loads with ``allow_pickle=False``.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +65,9 @@ import numpy as np
 from spinlock_spec.errors import DataError
 
 from .dataset import Dataset
+from .tabular_stats import (CONSTANT, MISSING, TOKENIZED, TWIN, UNSTABLE,  # noqa: F401
+                            TabularStats, saved_fates)
+from .transforms import TRANSFORM_METHODS, ColumnTransforms, fit_transform_params
 
 log = logging.getLogger("spinlock_spec")
 
@@ -65,7 +83,8 @@ CLEANING_DEFAULTS = {
     "max_variance_threshold": 1.0e10,
     "max_cv_threshold": 100.0,
 }
-METHODS = ("standard", "mad")
+METHODS = ("standard", "mad") + TRANSFORM_METHODS
+
 MAD_TO_STD = 1.4826
 DEDUP_MAX_ROWS = 20_000
 FIELD_MEDIAN_MAX_ROWS = 4096
@@ -74,13 +93,13 @@ _EPS = 1e-12
 
 
 def _stat_names(method: str) -> tuple[str, str]:
-    return ("mean", "std") if method == "standard" else ("median", "mad")
+    return ("median", "mad") if method == "mad" else ("mean", "std")
 
 
 def _spread(values: np.ndarray, method: str, axis) -> tuple[np.ndarray, np.ndarray]:
     """(centre, scale) along ``axis``; a zero scale becomes the std, then 1."""
     std = np.nanstd(values, axis=axis)
-    if method == "standard":
+    if method != "mad":
         center, scale = np.nanmean(values, axis=axis), std
     else:
         center = np.nanmedian(values, axis=axis)
@@ -90,29 +109,6 @@ def _spread(values: np.ndarray, method: str, axis) -> tuple[np.ndarray, np.ndarr
     scale = np.where(np.isfinite(scale) & (scale > _EPS), scale, 1.0)
     center = np.where(np.isfinite(center), center, 0.0)
     return np.asarray(center, np.float64), np.asarray(scale, np.float64)
-
-
-@dataclass
-class TabularStats:
-    n_input_columns: int
-    kept: np.ndarray            # int64 indices into the input columns
-    impute: np.ndarray          # training medians of the kept columns
-    clip_low: np.ndarray        # -inf where no clipping
-    clip_high: np.ndarray
-    center: np.ndarray
-    scale: np.ndarray
-    column_names: list[str]     # names of the kept columns
-    true_groups: np.ndarray | None
-
-    kind = "tabular"
-
-    def apply(self, arr: np.ndarray) -> np.ndarray:
-        x = np.asarray(arr, np.float64)[:, self.kept]
-        bad = ~np.isfinite(x)
-        if bad.any():
-            x = np.where(bad, self.impute, x)
-        x = np.clip(x, self.clip_low, self.clip_high)
-        return ((x - self.center) / self.scale).astype(np.float32)
 
 
 @dataclass
@@ -174,11 +170,14 @@ def _unstable(x: np.ndarray, cfg: dict) -> np.ndarray:
     return (var > float(limit)) & (cv > float(cfg["max_cv_threshold"]))
 
 
-def _dedup(x: np.ndarray, missing: np.ndarray, threshold: float, intelligent: bool) -> np.ndarray:
-    """Boolean mask of the columns kept by de-duplication."""
+def _dedup(x: np.ndarray, missing: np.ndarray, threshold: float, intelligent: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(boolean mask of the columns kept by de-duplication, int array: for a dropped
+    column the kept column it duplicates (the most correlated one), -1 for a kept one)."""
     n, d = x.shape
+    twins = np.full(d, -1, np.int64)
     if d < 2:
-        return np.ones(d, bool)
+        return np.ones(d, bool), twins
     if n > DEDUP_MAX_ROWS:
         x = x[np.linspace(0, n - 1, DEDUP_MAX_ROWS).astype(np.int64)]
     centered = x - x.mean(axis=0)
@@ -190,10 +189,19 @@ def _dedup(x: np.ndarray, missing: np.ndarray, threshold: float, intelligent: bo
     kept_idx: list[int] = []
     for j in order:
         if kept_idx and corr[j, kept_idx].max() > threshold:
+            twins[j] = kept_idx[int(np.argmax(corr[j, kept_idx]))]
             continue
         keep[j] = True
         kept_idx.append(int(j))
-    return keep
+    return keep, twins
+
+
+def _affine_fit(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of y ~ slope * x + intercept."""
+    xc = x - x.mean()
+    var = float(xc @ xc)
+    slope = float(xc @ (y - y.mean())) / var if var > _EPS else 0.0
+    return slope, float(y.mean() - slope * x.mean())
 
 
 class Preprocessor:
@@ -202,7 +210,7 @@ class Preprocessor:
 
     def __init__(self, method: str = "standard", cleaning: dict | None = None):
         if method not in METHODS:
-            raise DataError(f"unknown normalization_method {method!r} (standard or mad)",
+            raise DataError(f"unknown normalization_method {method!r} ({', '.join(METHODS)})",
                             location="normalization_method")
         self.method = method
         self.cleaning = {**CLEANING_DEFAULTS, **(cleaning or {})}
@@ -213,7 +221,7 @@ class Preprocessor:
     def fit(self, train: Dataset, cleaning_cfg: dict | None = None, method: str | None = None) -> Preprocessor:
         if method is not None:
             if method not in METHODS:
-                raise DataError(f"unknown normalization_method {method!r} (standard or mad)",
+                raise DataError(f"unknown normalization_method {method!r} ({', '.join(METHODS)})",
                                 location="normalization_method")
             self.method = method
         if cleaning_cfg is not None:
@@ -243,6 +251,16 @@ class Preprocessor:
         x = np.where(np.isfinite(raw), raw, np.nan)
         missing = np.isnan(x).sum(axis=0)
         all_nan = missing == x.shape[0]
+        # fates of the input columns and the user scale (raw, unclipped training moments)
+        fate = np.full(n_in, TOKENIZED, np.int8)
+        fate[all_nan] = MISSING
+        twin = np.full(n_in, -1, np.int64)
+        slope, intercept = np.zeros(n_in), np.full(n_in, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns
+            user_center = np.where(all_nan, 0.0, np.nanmean(x, axis=0))
+            user_scale = np.where(all_nan, 1.0, np.nanstd(x, axis=0))
+        user_scale = np.where(np.isfinite(user_scale) & (user_scale > _EPS), user_scale, 1.0)
         if all_nan.any():
             dropped = [names[j] for j in np.flatnonzero(all_nan)]
             log.warning("%s: dropping %d all-NaN column(s) of family %r: %s%s", train.source,
@@ -253,6 +271,7 @@ class Preprocessor:
         x, missing = x[:, kept], missing[kept]
         medians = np.nanmedian(x, axis=0)
         x = np.where(np.isnan(x), medians, x)
+        unclipped = x
         low = np.full(kept.size, -np.inf)
         high = np.full(kept.size, np.inf)
         cfg = self.cleaning
@@ -269,8 +288,8 @@ class Preprocessor:
                 log.info("family %r: dropping %d near-constant column(s) (variance < %g)", family,
                          int((~mask & ~unstable).sum()), float(cfg["variance_threshold"]))
             dedup = np.zeros(kept.size, bool)
-            dedup[mask] = _dedup(x[:, mask], missing[mask], float(cfg["deduplicate_threshold"]),
-                                 bool(cfg.get("use_intelligent_dedup", True)))
+            dedup[mask], sub_twins = _dedup(x[:, mask], missing[mask], float(cfg["deduplicate_threshold"]),
+                                            bool(cfg.get("use_intelligent_dedup", True)))
             if mask.sum() > dedup.sum():
                 log.info("family %r: dropping %d duplicate column(s) (|r| > %g)", family,
                          int(mask.sum() - dedup.sum()), float(cfg["deduplicate_threshold"]))
@@ -278,12 +297,32 @@ class Preprocessor:
                 raise DataError(f"{train.source}: feature cleaning removed every column of family "
                                 f"{family!r}", hint="lower feature_cleaning.variance_threshold or set "
                                                     "feature_cleaning.enabled: false")
+            # -- fates of the dropped columns: constants keep their mean, duplicates an affine
+            #    map of their twin (both in the user's units, on the imputed unclipped values)
+            masked = np.flatnonzero(mask)
+            for local in np.flatnonzero(~mask):     # near-constant or unstable: the training mean
+                j = int(kept[local])
+                fate[j] = UNSTABLE if unstable[local] else CONSTANT
+                intercept[j] = float(unclipped[:, local].mean())
+            for pos, t in enumerate(sub_twins):
+                if t >= 0:
+                    local, local_t = int(masked[pos]), int(masked[t])
+                    j = int(kept[local])
+                    fate[j], twin[j] = TWIN, int(kept[local_t])
+                    slope[j], intercept[j] = _affine_fit(unclipped[:, local], unclipped[:, local_t])
             kept, medians, low, high, x = kept[dedup], medians[dedup], low[dedup], high[dedup], x[:, dedup]
+        # -- monotone per-column transforms (yeo-johnson / quantile / auto), then the spread
+        transforms = fit_transform_params(x, self.method)
+        if transforms.active:
+            x = transforms.forward(x)
         center, scale = _spread(x, self.method, axis=0)
         return TabularStats(
             n_input_columns=n_in, kept=kept.astype(np.int64), impute=medians, clip_low=low,
             clip_high=high, center=center, scale=scale, column_names=[names[j] for j in kept],
-            true_groups=None if groups is None else np.asarray(groups, np.int64)[kept])
+            true_groups=None if groups is None else np.asarray(groups, np.int64)[kept],
+            input_names=[str(n) for n in names], fate=fate, twin=twin, twin_slope=slope,
+            twin_intercept=intercept, user_center=user_center, user_scale=user_scale,
+            transforms=transforms)
 
     def _fit_sequence(self, arr, lengths, family, train) -> SequenceStats:
         x = np.asarray(arr, np.float64)
@@ -376,6 +415,14 @@ class Preprocessor:
                 out[f"{f}_column_names"] = np.array(s.column_names, dtype=str)
                 if s.true_groups is not None:
                     out[f"{f}_true_groups"] = s.true_groups.astype(np.int64)
+                out[f"{f}_input_names"] = np.array(s.input_names, dtype=str)
+                out[f"{f}_fate"] = s.fate.astype(np.int8)
+                out[f"{f}_twin"] = s.twin.astype(np.int64)
+                out[f"{f}_twin_slope"] = s.twin_slope.astype(np.float64)
+                out[f"{f}_twin_intercept"] = s.twin_intercept.astype(np.float64)
+                out[f"{f}_user_center"] = s.user_center.astype(np.float64)
+                out[f"{f}_user_scale"] = s.user_scale.astype(np.float64)
+                out.update(s.transforms.to_arrays(f))
         for f, s in self.fields.items():
             out[f"{f}_fields_{c_name}"] = s.center.astype(np.float64)
             out[f"{f}_fields_{s_name}"] = s.scale.astype(np.float64)
@@ -392,15 +439,18 @@ class Preprocessor:
                 scale = np.asarray(d[f"{f}_{s_name}"], np.float64)
                 if kind == "tabular":
                     tg = d[f"{f}_true_groups"] if f"{f}_true_groups" in d else None
+                    kept = np.asarray(d[f"{f}_kept_columns"], np.int64)
+                    fates = saved_fates(d, f)
                     pre.families[f] = TabularStats(
                         n_input_columns=int(np.asarray(d[f"{f}_n_input_columns"])[()]),
-                        kept=np.asarray(d[f"{f}_kept_columns"], np.int64),
+                        kept=kept,
                         impute=np.asarray(d[f"{f}_impute"], np.float64),
                         clip_low=np.asarray(d[f"{f}_clip_low"], np.float64),
                         clip_high=np.asarray(d[f"{f}_clip_high"], np.float64),
                         center=center, scale=scale,
                         column_names=[str(s) for s in np.asarray(d[f"{f}_column_names"]).tolist()],
-                        true_groups=None if tg is None else np.asarray(tg, np.int64))
+                        true_groups=None if tg is None else np.asarray(tg, np.int64),
+                        transforms=ColumnTransforms.from_arrays(d, f, len(kept)), **fates)
                 elif kind == "temporal":
                     pre.families[f] = SequenceStats(center=center, scale=scale)
                 else:

@@ -19,7 +19,8 @@ the number of chunks read).
   file); the normalization statistics (mean and standard deviation of each kept
   column, after imputation and clipping) come from ONE streaming pass over every
   training row (Chan's parallel merge of per-block moments, float64), and replace the
-  sample's.  ``normalization_method: mad`` needs medians: it is refused.
+  sample's.  ``normalization_method: mad`` needs medians, ``yeo-johnson`` and ``quantile``
+  whole columns: they are refused; ``auto`` standardizes (no transform) when streaming.
 * Shuffling, per epoch (seeded by the epoch): the order of the chunks is a random
   permutation, and the training rows of each chunk are permuted; batches are cut
   from that stream (a batch may span two consecutive chunks).  Rows of different
@@ -39,6 +40,7 @@ from spinlock_spec.errors import DataError
 
 DEFAULT_CHUNK_ROWS = 65_536
 BLOCK_ROWS = 8192                          # rows per block of the in-place transform and the moment sums
+USER_ROWS = 50_000                         # raw validation rows kept for the user-scale quality
 DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3      # auto: stream files larger than this (bytes of features)
 
 
@@ -232,9 +234,12 @@ class StreamedData:
         from .hdf5 import HDF5Reader
         from .preprocess import fit_preprocessor
 
+        if method == "auto":          # per-column transforms need whole columns: plain standardization
+            method = "standard"
         if method != "standard":
-            raise DataError("streaming needs normalization_method: standard (mad needs medians "
-                            "of the whole file)", code="D030", location="normalization_method")
+            raise DataError(f"streaming needs normalization_method: standard or auto ({method} needs "
+                            "medians or quantiles of the whole file)", code="D030",
+                            location="normalization_method")
         with HDF5Reader(Path(path)) as reader:
             key = reader.locate(family, feature_type)
             groups = reader.read_true_groups(key)
@@ -257,6 +262,9 @@ class StreamedData:
         self.preprocessor = pre
         self.stream.transform = ChunkNormalizer(stats)
         self.train_sample = pre.transform(self.sample)
+        # raw validation rows for the user-scale quality (train/user_quality.py), at most USER_ROWS
+        self.val_raw = Dataset({family: np.array(val_raw[:USER_ROWS], np.float32)},
+                               n_samples=min(len(val_raw), USER_ROWS), source=source, **meta)
         val = np.ascontiguousarray(self.stream.transform(val_raw))     # in place (a copy if columns dropped)
         self.val = Dataset({family: val}, n_samples=len(val), source=source,
                            column_names=self.train_sample.column_names,

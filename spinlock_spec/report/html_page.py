@@ -82,6 +82,7 @@ def render_page(summary: dict[str, Any], figures: Sequence[FigureInfo], notes: S
     if summary.get("final_metrics"):
         parts.append("<h2>Final metrics (validation set)</h2>" + _kv_table(list(summary["final_metrics"].items())))
     parts.append("<h2>Categories</h2>" + _categories_table(summary.get("categories") or []))
+    parts += _data_honesty_sections(summary)
     parts.append("<h2>Figures</h2>" if figures else "<h2>Figures</h2><p>Nothing to plot yet.</p>")
     for fig in figures:
         parts.append(f"<figure id=\"{html.escape(fig.file.rsplit('.', 1)[0])}\"><h3>{html.escape(fig.title)}</h3>"
@@ -90,3 +91,40 @@ def render_page(summary: dict[str, Any], figures: Sequence[FigureInfo], notes: S
     parts.append("<h2>Summary as JSON</h2><pre>" + html.escape(json.dumps(summary, indent=2, default=str))
                  + "</pre></body></html>\n")
     return "\n".join(parts)
+
+
+def _data_honesty_sections(summary: dict[str, Any]) -> list[str]:
+    """Where every input column went, and the run's last ``evaluate`` (probe, usage)."""
+    parts = []
+    features = summary.get("input_features")
+    if features:
+        rows = [(f"{r.get('family')}:{r.get('name')}",
+                 r.get("fate") + (f" of {r['twin']} ({r['slope']:.4g} x + {r['intercept']:.4g})"
+                                  if r.get("fate") == "twin" else ""),
+                 r.get("category", "-"), r.get("transform", "-")) for r in features]
+        parts.append("<h2>Input features</h2>" + _table(("column", "fate", "category", "transform"), rows))
+    ev = summary.get("evaluation")
+    if ev:
+        head = [("data", ev.get("data")), ("rows", ev.get("n_rows")), ("weights", ev.get("weights")),
+                ("quality (user scale)", ev.get("quality")), ("utilization", ev.get("utilization")),
+                ("perplexity", ev.get("perplexity")), ("dead codes", ev.get("dead_codes"))]
+        parts.append("<h2>Evaluation (spinlock-spec evaluate)</h2>" + _kv_table(head))
+        probe = ev.get("probe")
+        if probe:
+            rows = [(name, f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}") for name, r in probe["rows"].items()]
+            parts.append(f"<h3>Linear probe of {html.escape(str(probe.get('labels')))} "
+                         f"({probe.get('n_classes')} classes, {html.escape(str(probe.get('protocol')))})</h3>"
+                         + _table(("input", "accuracy", "macro-F1"), rows))
+        usage = ev.get("usage") or []
+        if usage:
+            rows = [(u["category"], u["level"], u["codebook"], f"{100 * u['utilization']:.1f}%",
+                     f"{u['perplexity']:.2f}", u["dead_codes"]) for u in usage]
+            parts.append("<h3>Codebook usage</h3>" + _table(
+                ("category", "level", "size", "utilization", "perplexity", "dead codes"), rows))
+    return parts
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"

@@ -8,8 +8,8 @@ from .model_stats import ModelStats
 from spinlock_spec.runs.reader import RunFiles
 from .series import codebook_grid
 
-FINAL_METRIC_KEYS = ("quality", "recon_mse", "token_quality", "token_recon_mse", "utilization",
-                     "perplexity", "dead_codes", "codebook_entries", "topo_pre", "ari", "loss", "n_samples")
+FINAL_METRIC_KEYS = ("quality", "quality_clipped", "recon_mse_user", "recon_mse", "token_quality",
+                     "token_recon_mse", "utilization", "perplexity", "dead_codes", "codebook_entries", "topo_pre", "ari", "loss", "n_samples")
 
 
 def _status(run: RunFiles) -> str:
@@ -54,7 +54,27 @@ def build_summary_dict(run: RunFiles, stats: ModelStats | None) -> dict[str, Any
         k: final[k] for k in FINAL_METRIC_KEYS if k in final}
     summary["categories"] = _categories(run, stats, metrics)
     summary["initial_ari"] = meta.get("initial_ari", (run.initial_categories or {}).get("ari"))
+    summary["input_features"] = (run.categories or {}).get("input_features")
+    summary["evaluation"] = _evaluation(run)
     return summary
+
+
+def _evaluation(run: RunFiles) -> dict[str, Any] | None:
+    """RUN/evaluation.json, written by ``spinlock-spec evaluate`` (None when absent or unreadable)."""
+    import json
+
+    from spinlock_spec.runs.names import EVALUATION_FILE
+
+    path = run.path / EVALUATION_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    keep = ("data", "n_rows", "weights", "quality", "utilization", "perplexity", "dead_codes",
+            "codebook_entries", "probe", "usage")
+    return {k: data[k] for k in keep if k in data}
 
 
 def _categories(run: RunFiles, stats: ModelStats | None, metrics: dict[str, Any]) -> list[dict[str, Any]]:

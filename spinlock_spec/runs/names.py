@@ -12,6 +12,7 @@ CATEGORIES_FILE = "categories.json"                  # categories at the end of 
 METRICS_FILE = "metrics.jsonl"                       # one record per completed epoch
 HISTORY_FILE = "training_history.json"               # the same, as per-key series
 TENSORBOARD_DIR = "tensorboard"                      # event files (logging.tensorboard)
+EVALUATION_FILE = "evaluation.json"                  # the last `spinlock-spec evaluate` of the run
 
 # checkpoint pairs: <stem>.safetensors (tensors) + <stem>.json (metadata)
 CHECKPOINT_STEM = "checkpoint"                       # resumable state, rewritten every save_every

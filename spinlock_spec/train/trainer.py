@@ -82,8 +82,9 @@ class VQVAETrainer:
                  spec_hash: str | None = None, quiet: bool = False, log_format: str = "text",
                  true_labels: Sequence[int] | None = None, metadata: Mapping[str, Any] | None = None,
                  progress: bool = True, tensorboard: bool = False, dist: Any = None,
-                 train_stream: Any = None):
+                 train_stream: Any = None, final_metrics: Callable[..., dict] | None = None):
         from .distributed import DistContext
+        self.final_metrics = final_metrics      # (model, metrics) -> metrics: the user-scale quality
         self.dist = dist if dist is not None else DistContext()
         self.cfg = TrainingConfig.from_dict(training_cfg, random_seed=seed)
         self.learnable = LearnableConfig.from_dict(learnable_cfg) if self.learns_assignment else None
@@ -440,11 +441,14 @@ class VQVAETrainer:
     def _finish(self) -> dict[str, Any]:
         self.history["step"] = self.steps.close()    # graphs released before the process group
         final = self.evaluate()
+        if self.final_metrics is not None:
+            final = self.final_metrics(self.model, final)
         self.history["final_metrics"] = final
         self.history["trainer_type"] = self.trainer_type
+        clipped = f" (clipped targets: {final['quality_clipped']:.3f})" if "quality_clipped" in final else ""
         self.console.info(
             f"Training finished after {self.epoch} epochs: best val={self.best_val:.3f} "
-            f"(epoch {self.best_epoch}), quality={final['quality']:.3f}, "
+            f"(epoch {self.best_epoch}), quality={final['quality']:.3f}{clipped}, "
             f"utilization={100 * final['utilization']:.1f}%")
         self.console.event({"event": "finished", "epoch": self.epoch, "best_epoch": self.best_epoch,
                             "best_val": self.best_val, "final_metrics": final})
