@@ -244,7 +244,8 @@ def _report_column_fates(pre, log) -> None:
 
 def _user_scale_hook(prepared: PreparedData):
     """The trainer's final-metrics step: the headline ``quality`` on the user's scale
-    (train/user_quality.py), the former one kept as ``quality_clipped``."""
+    (train/user_quality.py), the former one kept as ``quality_clipped``; warnings about
+    little-used codebook levels."""
     if prepared.raw_val is None or prepared.raw_val.n_samples == 0:
         return None
 
@@ -252,19 +253,19 @@ def _user_scale_hook(prepared: PreparedData):
         from spinlock_spec.train.user_quality import merge_final_metrics, user_scale_metrics
 
         device = next((p.device for p in model.parameters()), None)
-        return merge_final_metrics(final, user_scale_metrics(model, prepared.preprocessor,
-                                                             prepared.raw_val, device=device))
+        final = merge_final_metrics(final, user_scale_metrics(model, prepared.preprocessor,
+                                                              prepared.raw_val, device=device))
+        for line in low_utilization_warnings(final, model.codebook_sizes.cpu().numpy()):
+            get_logger().warning(line)       # before the trainer's "finished" line / event
+        return final
     return hook
 
 
 def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
-    """After training: warnings about little-used codebook levels, and every input column's
-    fate (tokenized, twin, constant) into ``categories.json``."""
+    """After training: every input column's fate (tokenized, twin, constant, ...) into
+    ``categories.json``."""
     from spinlock_spec.runs.names import CATEGORIES_FILE
 
-    final = trainer.history.get("final_metrics") or {}
-    for line in low_utilization_warnings(final, trainer.model.codebook_sizes.cpu().numpy()):
-        log.warning(line)
     categories_path = Path(run.path) / CATEGORIES_FILE
     if trainer.run_dir is not None and categories_path.is_file():
         from spinlock_spec.data.decode import input_feature_report
