@@ -33,19 +33,22 @@ def compile_spec(spec, overrides: Sequence[str] = (), data=None):
 def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | None = None,
           out=None, runs_root="runs", device: str | None = None, batch_size: int | None = None,
           learning_rate: float | None = None, resume=None, init_from=None, quiet: bool = False,
-          log_format: str = "text", dry_run: bool = False, progress: bool = True):
+          log_format: str = "text", dry_run: bool = False, progress: bool = True,
+          overwrite: bool = False, data_changed_ok: bool = False):
     """Compile ``spec`` and train it; returns a ``TrainResult`` (``.run_dir``, ``.history``, ``.model``).
 
     The run folder is ``out`` or ``runs_root/<name>-<time>``.  ``resume``: a run folder to
     continue (its config.yaml is the spec when ``spec`` is None).  ``init_from``: a run folder
     or ``zoo:NAME`` whose weights start the training.  ``epochs``, ``batch_size``,
-    ``learning_rate`` and ``device`` override the spec, after ``overrides``."""
+    ``learning_rate`` and ``device`` override the spec, after ``overrides``.  A non-empty
+    ``out`` is refused unless ``overwrite`` (an old run there is replaced whole);
+    ``data_changed_ok``: resume on the run's data file although it changed."""
     from spinlock_spec import api
 
     return api.train(spec, overrides=overrides, data=data, epochs=epochs, out=out, runs_root=runs_root,
                      device=device, batch_size=batch_size, learning_rate=learning_rate, resume=resume,
                      init_from=init_from, quiet=quiet, log_format=log_format, dry_run=dry_run,
-                     progress=progress)
+                     progress=progress, overwrite=overwrite, data_changed_ok=data_changed_ok)
 
 
 def load_run(path, which: str = "best"):

@@ -135,7 +135,7 @@ def _overrides_for(epochs, batch_size, learning_rate, device) -> list[str]:
     return out
 
 
-def _spec_name(spec) -> str:
+def spec_name(spec) -> str:
     if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec):
         text = str(spec)
         if is_zoo_ref(text):
@@ -147,27 +147,43 @@ def _spec_name(spec) -> str:
 def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | None = None,
           out=None, runs_root="runs", device: str | None = None, batch_size: int | None = None,
           learning_rate: float | None = None, resume=None, init_from=None, quiet: bool = False,
-          log_format: str = "text", dry_run: bool = False, progress: bool = True) -> TrainResult:
+          log_format: str = "text", dry_run: bool = False, progress: bool = True,
+          overwrite: bool = False, data_changed_ok: bool = False) -> TrainResult:
     """Compile ``spec`` and train it; the run folder is ``out`` or ``runs_root/<name>-<time>``.
 
     ``resume``: a run folder to continue (its config.yaml is the spec when ``spec`` is None).
     ``init_from``: a run folder or ``zoo:NAME`` whose weights start the training.
+    ``out``: refused when it is a non-empty folder, unless ``overwrite`` (an old run
+    folder there is then removed whole).  ``data_changed_ok``: resume on the run's data
+    file even though it changed since the run was trained.
     """
+    from spinlock_spec import run_setup
     from spinlock_spec.runs.folder import RunDir
-    from spinlock_spec.train.trainers import trainer_class
+    from spinlock_spec.runs.guard import RunLock, prepare_out, resume_data
 
     log = get_logger()
     extra = list(overrides) + _overrides_for(epochs, batch_size, learning_rate, device)  # flags win
     resume_dir = Path(resume) if resume is not None else None
+    writer = run_setup.writes_run_folder()
+    data_note = None
     if resume_dir is not None:
-        _check_run_folder(resume_dir)
+        run_setup.check_run_folder(resume_dir)
+        if out is not None and Path(out).resolve() != resume_dir.resolve():
+            raise CheckpointError(f"--out {out} with --resume {resume_dir}: a resumed run is written "
+                                  "in its own folder", code="E420", hint="leave --out out")
         if spec is None:
             spec = resume_dir / CONFIG_FILE
+        data, data_note = resume_data(resume_dir, data, data_changed_ok=data_changed_ok)
+        if data_note and writer:
+            log.info(data_note)
+    elif out is not None and writer and not dry_run:
+        prepare_out(out, overwrite=overwrite)
     if spec is None:
         raise SpecError("no spec given", code="E001", hint="spinlock-spec train SPEC.yaml")
     compiled = compile_spec(spec, extra, data=data)
     _require_ok(compiled)
     spec_ = compiled.spec
+    _check_device(spec_["training"]["device"])      # before clustering and loading
     dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
     _report_diagnostics(compiled, log)
     if not dry_run:                   # CUDA starts while the host prepares the data
@@ -175,15 +191,10 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         from spinlock_spec.train.distributed import device_for
         warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]))
 
-    saved_pre, saved_categories = None, None
+    saved_pre, saved_categories, changes = None, None, []
     if resume_dir is not None:
-        changes = _architecture_changes(resume_dir, compiled)
-        if changes:
-            raise CheckpointError(
-                f"--resume {resume_dir}: the run was trained from another spec; these changes make "
-                "its checkpoint incompatible:\n  " + "\n  ".join(changes), code="E403",
-                hint="resume without a SPEC (the run's config.yaml is used), or start a new run")
-        saved_pre, saved_categories = _saved_state(resume_dir)
+        changes = run_setup.check_resume(resume_dir, compiled)
+        saved_pre, saved_categories = run_setup.saved_state(resume_dir)
     streamed = _streamed_data(compiled, data, log)
     if streamed is not None:
         if saved_pre is not None:
@@ -205,10 +216,29 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         return TrainResult(None, {}, built.model, compiled, built.initial.ari)
 
     run = RunDir(resume_dir) if resume_dir is not None else (
-        RunDir(Path(out)) if out is not None else RunDir.new(runs_root, _spec_name(spec)))
+        RunDir(Path(out)) if out is not None else RunDir.new(runs_root, spec_name(spec)))
     main = dist_ctx.is_main           # only rank 0 writes the run folder and logs
+    lock = RunLock(run.path).acquire() if main else None
+    try:
+        if main and resume_dir is None and out is not None:
+            prepare_out(out)           # still empty now that it is locked (no run started meanwhile)
+        return _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, log,
+                         changes=changes, data=data, data_note=data_note, quiet=quiet,
+                         log_format=log_format, progress=progress)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, log, *, changes, data,
+              data_note, quiet, log_format, progress) -> TrainResult:
+    from spinlock_spec import run_setup
+    from spinlock_spec.train.trainers import trainer_class
+
+    spec_ = compiled.spec
+    main = dist_ctx.is_main
     if resume_dir is None and main:
-        _start_run_folder(run, compiled, prepared, built)
+        run_setup.start_run_folder(run, compiled, prepared, built, data)
     cls = trainer_class(compiled.trainer_type)
     dist_kw = {}
     if dist_ctx.enabled:
@@ -227,6 +257,12 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     if resume_dir is not None:
         done = trainer.resume_from(run, check_spec_hash=False)
         log.info(f"Resuming {run.path} after epoch {done}")
+        for change in changes:
+            log.info(f"  {change['key']}: {change['from']!r} -> {change['to']!r} (from this epoch on)")
+        if main:
+            if data_note and data is not None:
+                run_setup.record_data_source(run, data)
+            run_setup.record_resume(run, compiled, done, changes, data_note)
     history = trainer.fit(int(spec_["training"]["num_epochs"]))
     if main:
         _user_scale_final(trainer, prepared, run, log)
@@ -326,6 +362,16 @@ def _streamed_data(compiled, data, log):
                         compiled.spec["normalization_method"], max_rows=ds.get("max_samples"))
 
 
+def _check_device(device) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError(f"training.device: {device}, but this torch ({torch.__version__}) sees no CUDA "
+                            "device", code="E301", location="training.device (or --device)",
+                            hint="--device cpu, or --device auto to use CUDA only when present")
+
+
 def _join_process_group(spec_: dict, log):
     """Under torchrun / ``--nproc`` (WORLD_SIZE > 1): join the process group and keep
     the logs of ranks other than 0 to warnings (train/distributed.py)."""
@@ -338,26 +384,6 @@ def _join_process_group(spec_: dict, log):
         import logging
         log.setLevel(logging.WARNING)
     return ctx
-
-
-def _check_run_folder(path: Path) -> None:
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: no such run folder", code="E400")
-    if not (path / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{path}: not a spinlock-spec run folder (no {CONFIG_FILE})", code="E400")
-
-
-def _start_run_folder(run, compiled, prepared, built) -> None:
-    from spinlock_spec.config import dump_resolved
-
-    run.path.mkdir(parents=True, exist_ok=True)
-    source = spec_label(compiled)
-    header = f"# spec: {source}\n" if source else ""
-    run.write_text(CONFIG_FILE, header + dump_resolved(compiled.spec))
-    run.write_npz(NORMALIZATION_FILE, prepared.preprocessor.to_npz_dict())
-    run.write_json(INITIAL_CATEGORIES_FILE, {
-        "source": built.initial.source, "ari": built.initial.ari,
-        "categories": built.initial.categories, "spec_hash": compiled.hash})
 
 
 def spec_label(compiled) -> str | None:
@@ -374,32 +400,9 @@ def spec_label(compiled) -> str | None:
     return os.path.relpath(path) if inside else path
 
 
-def _architecture_changes(folder: Path, compiled) -> list[str]:
-    """The spec changes between a run folder's config.yaml and ``compiled`` that a checkpoint
-    cannot survive (the diff's ``architecture`` class), as readable lines."""
-    from spinlock_spec.compile import diff_specs
-
-    config = folder / CONFIG_FILE
-    if not config.is_file():
-        return []
-    diff = diff_specs(compile_spec(config), compiled)
-    return [f"{c.dotted}: {c.a!r} -> {c.b!r}" for c in diff.changes if c.impact == "architecture"]
-
-
-def _saved_state(run_dir: Path):
-    from spinlock_spec.data.preprocess import Preprocessor
-
-    pre = Preprocessor.load(run_dir / NORMALIZATION_FILE)
-    try:
-        saved = json.loads((run_dir / INITIAL_CATEGORIES_FILE).read_text())
-        categories = [[int(i) for i in c] for c in saved["categories"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{run_dir / INITIAL_CATEGORIES_FILE}: unreadable ({exc})", code="E401") from None
-    return pre, categories
-
-
 def _init_weights(model, source, log, compiled=None) -> None:
     """Fine-tune start: copy weights from a run folder / zoo entry when the architecture matches."""
+    from spinlock_spec.run_setup import architecture_changes
     from spinlock_spec.train.checkpoint import load_model, model_state_tensors
 
     folder = _model_folder(source)
@@ -415,7 +418,7 @@ def _init_weights(model, source, log, compiled=None) -> None:
             problems.append(f"{key}: shape {tuple(theirs[key].shape)} in {source}, "
                             f"{tuple(mine[key].shape)} here")
     if problems:
-        problems = _architecture_changes(folder, compiled) + problems if compiled is not None else problems
+        problems = architecture_changes(folder, compiled) + problems if compiled is not None else problems
         shown = "\n  ".join(problems[:12]) + ("\n  ..." if len(problems) > 12 else "")
         raise CheckpointError(f"--init-from {source}: the architecture does not match this spec:\n  {shown}",
                               code="E410", hint="compare the specs with `spinlock-spec diff`")
@@ -477,10 +480,14 @@ def load_run(path, which: str = "best") -> Run:
     from spinlock_spec.data.preprocess import Preprocessor
     from spinlock_spec.train.checkpoint import load_model
 
+    from spinlock_spec.run_setup import check_run_folder, check_spec_hash
+
     folder = _model_folder(path)
-    _check_run_folder(folder)
+    check_run_folder(folder)
     compiled = compile_spec(folder / CONFIG_FILE)
+    _require_ok(compiled)
     model, meta = load_model(folder, which=which)
+    check_spec_hash(folder, compiled, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
     pre = Preprocessor.load(folder / NORMALIZATION_FILE)
     return Run(folder, model, meta, compiled, pre)
 

@@ -79,6 +79,8 @@ _ROWS = [
              "families", "write the families: section the warning shows (`spinlock-spec migrate` does it)"),
     # -- building the model --------------------------------------------------------------------
     ("E300", "the model cannot be built from the compiled spec and the data", "the message names the part"),
+    ("E301", "training.device (or --device) is cuda but this torch sees no CUDA device",
+     "--device cpu, or --device auto"),
     # -- run folders and checkpoints -----------------------------------------------------------
     ("E400", "a run folder, or a checkpoint file it should hold, is missing",
      "pass the folder `spinlock-spec train` wrote (it prints 'Run folder: ...')"),
@@ -94,6 +96,15 @@ _ROWS = [
      "spinlock-spec reads <name>.safetensors + <name>.json"),
     ("E410", "--init-from: the source's architecture does not match the spec",
      "compare the specs with `spinlock-spec diff`"),
+    ("E420", "an output location cannot be used: `train --out` is a file, a non-empty folder or not "
+             "writable; `encode --out` is a folder, the --data file or a file of the run",
+     "`--resume` continues the run there, `--overwrite` replaces it, or choose another --out"),
+    ("E421", "another spinlock-spec process is writing the run folder (its .lock is held)",
+     "wait until it finishes (or stop it), then --resume"),
+    ("E422", "--resume would change a setting the resume rule does not allow (docs/troubleshooting.md)",
+     "start a new run (--init-from RUN keeps the weights)"),
+    ("E423", "training diverged: the loss is not finite or exploded (the last good checkpoint is kept)",
+     "resume with a lower learning rate: --resume RUN --learning-rate X"),
     # -- optional packages ---------------------------------------------------------------------
     ("E500", "the report needs matplotlib, which is not installed", "pip install matplotlib"),
     ("E510", "logging.tensorboard is true but TensorBoard is not installed",
@@ -138,6 +149,10 @@ _ROWS = [
     ("D041", "Tokenizer.encode got arrays with different numbers of rows", "give every family one row per sample"),
     ("D042", "Tokenizer.decode got tokens of the wrong shape", "tokens are [rows, categories, levels]"),
     ("D043", "Tokenizer.decode got token ids outside the codebooks", "each id must be below its codebook size"),
+    ("D050", "--resume: the data file the run recorded (data_source.json) is missing",
+     "pass --data FILE to continue on another file"),
+    ("D051", "--resume: the run's data file changed since the run was trained",
+     "--data-changed-ok continues on it, --data FILE on another file"),
     # -- the model zoo -------------------------------------------------------------------------
     ("Z001", "a malformed zoo reference, entry name or version", "write zoo:NAME or zoo:NAME@VERSION"),
     ("Z002", "an invalid zoo setting (registry location, SPINLOCK_SPEC_TIMEOUT)",

@@ -30,6 +30,7 @@ def encode_cmd(run, model, data, out, which, reconstructions, fmt):
     with Progress("encode") as progress:
         progress.stage(f"loading {source}")
         loaded = api.load_run(source, which=which)
+        check_output(out, data, loaded.path)
         progress.stage(f"reading, normalizing and encoding {data}")
         result = api.encode(loaded, data, reconstructions=reconstructions)
         progress.stage(f"writing {out}")
@@ -56,3 +57,24 @@ def _write(result: dict, loaded, out: str) -> None:
     buf = io.BytesIO()
     np.savez(buf, **result)
     atomic_write_bytes(out, buf.getvalue())
+
+
+def check_output(out: str, data: str, run_folder) -> None:
+    """--out must name a new or replaceable file: not a folder, not the data, not a run file."""
+    import os
+    from pathlib import Path
+
+    from spinlock_spec.errors import UserError
+    from spinlock_spec.runs.guard import check_writable
+
+    target = Path(out)
+    if target.is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file name (e.g. {Path(out) / 'tokens.npz'})",
+                        code="E420")
+    if target.exists() and Path(data).exists() and os.path.samefile(target, data):
+        raise UserError(f"--out {out}: is the --data file; writing the tokens there would destroy the "
+                        "data", code="E420", hint="choose another --out")
+    if target.resolve().parent == Path(run_folder).resolve():
+        raise UserError(f"--out {out}: is inside the run folder {run_folder}, whose files are inputs",
+                        code="E420", hint="choose another --out")
+    check_writable(target.parent, "--out")

@@ -28,6 +28,11 @@ from spinlock_spec.cli.output import format_option
               help="Override training.learning_rate.")
 @click.option("--resume", "--resume-from", "resume", type=str, default=None,
               help="Continue the run in this folder (optimizer, schedule, RNG and epoch restored).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run folder --out names (removed whole first); without it a non-empty "
+                   "--out is refused.")
+@click.option("--data-changed-ok", is_flag=True,
+              help="With --resume: continue on the run's data file even though it changed since.")
 @click.option("--init-from", type=str, default=None,
               help="Start from the weights of a run folder or zoo:NAME (same architecture).")
 @click.option("--no-torch-compile", is_flag=True, help="Never use torch.compile.")
@@ -43,7 +48,7 @@ from spinlock_spec.cli.output import format_option
                help="json: one JSON object per event and line on stdout (epoch, checkpoint, finished, "
                     "warning, error), the human lines on stderr.")
 def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, batch_size, learning_rate, resume,
-              init_from, no_torch_compile, nproc, dry_run, verbose, quiet, fmt):
+              overwrite, data_changed_ok, init_from, no_torch_compile, nproc, dry_run, verbose, quiet, fmt):
     """Train the tokenizer described by SPEC (a file or zoo:NAME).
 
     Prints the build, trainer and per-epoch indicators, and writes the run folder:
@@ -71,16 +76,29 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
         extra.append("training.use_torch_compile=false")
     kwargs = dict(overrides=extra, data=data, epochs=epochs, out=out, device=device,
                   batch_size=batch_size, learning_rate=learning_rate, resume=resume, init_from=init_from,
-                  quiet=quiet, log_format=log_format, dry_run=dry_run)
+                  quiet=quiet, log_format=log_format, dry_run=dry_run, overwrite=overwrite,
+                  data_changed_ok=data_changed_ok)
     if nproc > 1 and not dry_run:
         from spinlock_spec.cli import launcher
+        from spinlock_spec.runs.guard import prepare_out
         from spinlock_spec.train import distributed
 
         if distributed.env_world_size() > 1:
             raise click.UsageError("--nproc starts its own processes: leave it out under torchrun")
+        if out is not None and resume is None:
+            prepare_out(out, overwrite=overwrite)       # once, before the processes start
+            kwargs["overwrite"] = False
+        elif out is None and resume is None:            # the folder is chosen here, known to the launcher
+            from spinlock_spec.runs.folder import RunDir
+
+            kwargs["out"] = str(RunDir.new("runs", api.spec_name(spec)).path)
         sys.exit(launcher.launch(nproc, {"spec": spec, **kwargs}, quiet=quiet, verbose=verbose))
+    import signal
+
+    from spinlock_spec.cli import launcher
     from spinlock_spec.train import distributed
 
+    signal.signal(signal.SIGTERM, launcher.interrupt)     # SIGTERM stops like Ctrl-C: checkpoint, hint
     try:
         result = api.train(spec, **kwargs)
         if dry_run:

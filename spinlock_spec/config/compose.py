@@ -47,11 +47,18 @@ def read_text(path: Path, *, origin: Origin | None = None, chain=()) -> str:
               hint="check the path (relative paths in extends are relative to the extending file)")
     if path.is_dir():
         _fail("E103", f"{name} is a directory, not a spec file", file=name, origin=origin, chain=chain)
+    if not path.is_file():          # a device (/dev/zero), FIFO or socket: never opened
+        _fail("E103", f"{name} is not a regular file (a device, FIFO or socket)", file=name, origin=origin,
+              chain=chain)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             _fail("E103", f"{name} is {size} bytes; a spec is at most {MAX_BYTES}", file=name, origin=origin)
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)       # bounded even if the file grows meanwhile
+        if len(raw) > MAX_BYTES:
+            _fail("E103", f"{name} is over {MAX_BYTES} bytes; a spec is at most {MAX_BYTES}", file=name,
+                  origin=origin)
     except OSError as exc:
         _fail("E103", f"cannot read {name}: {exc.strerror or exc}", file=name, origin=origin, chain=chain)
     if b"\0" in raw:

@@ -327,7 +327,8 @@ def build_schema() -> dict:
                 "beyond 5 robust sd, or excess kurtosis > 10; chosen as the default from user-scale quality on real "
                 "tables, docs/decisions.md). Decode inverts it (docs/model.md)."),
             "logging": LOGGING,
-            "random_seed": _p("integer", 42, "Seed of splits, initialisation and shuffling."),
+            "random_seed": _p("integer", 42, "Seed of splits, initialisation and shuffling.",
+                              minimum=0, maximum=2 ** 32 - 1),
         },
         "required": ["families"],
         "additionalProperties": False,

@@ -461,6 +461,8 @@ class Preprocessor:
         except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
             raise DataError(f"{source}: invalid normalization statistics ({type(exc).__name__}: {exc})",
                             code="D013") from None
+        from .stats_check import check_stats
+        check_stats(pre, source)
         return pre
 
     def save(self, path) -> Path:

@@ -281,7 +281,8 @@ class BatchedResidualVQ(nn.Module):
         res = self._last_residuals                                          # [B, K, L, D]
         b = res.shape[0]
         k, levels, c = self.num_categories, self.num_levels, self.max_codes
-        weights = self._last_errors.permute(1, 2, 0).reshape(k * levels, b).clamp_min(0) + 1e-12
+        errors = torch.nan_to_num(self._last_errors, nan=0.0, posinf=0.0, neginf=0.0)   # a diverged step:
+        weights = errors.permute(1, 2, 0).reshape(k * levels, b).clamp_min(0) + 1e-12    # the trainer stops it
         rows = torch.multinomial(weights, c, replacement=True).reshape(k, levels, c)
         flat = res.permute(1, 2, 0, 3).reshape(k * levels * b, self.dim)
         base = (torch.arange(k * levels, device=res.device) * b).reshape(k, levels, 1)

@@ -58,7 +58,8 @@ def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
 
 @contextlib.contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block is done (used around multi-file checkpoint writes).
+    """Hold a Ctrl-C until the block is done (used around multi-file checkpoint writes);
+    also a SIGTERM when a handler takes it as Ctrl-C (cli/launcher.py's children).
 
     Only possible in the main thread; elsewhere the block simply runs.  Nested
     blocks are part of the outermost one (the interrupt is raised when it ends).
@@ -77,12 +78,17 @@ def sigint_deferred() -> Iterator[None]:
     except ValueError:     # not allowed here (embedded interpreter)
         yield
         return
+    previous_term = signal.getsignal(signal.SIGTERM)
+    if previous_term not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        signal.signal(signal.SIGTERM, _remember)   # SIGTERM taken as Ctrl-C (--nproc children)
     _defer_depth += 1
     try:
         yield
     finally:
         _defer_depth -= 1
         signal.signal(signal.SIGINT, previous)
+        if previous_term not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            signal.signal(signal.SIGTERM, previous_term)
     if received:            # only reached when the block itself did not raise
         raise KeyboardInterrupt
 
@@ -159,6 +165,15 @@ class RunDir:
     def read_json(self, name: str) -> Any:
         with open(self.path / name, encoding="utf-8") as fh:
             return json.load(fh)
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove ``.tmp-*`` files left by writes that were killed (only the process holding
+        the run's lock writes it, so none of them is in flight)."""
+        removed = self.leftover_temp_files()
+        for p in removed:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        return removed
 
     def leftover_temp_files(self) -> list[Path]:
         if not self.path.is_dir():

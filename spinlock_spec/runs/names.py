@@ -13,6 +13,9 @@ METRICS_FILE = "metrics.jsonl"                       # one record per completed 
 HISTORY_FILE = "training_history.json"               # the same, as per-key series
 TENSORBOARD_DIR = "tensorboard"                      # event files (logging.tensorboard)
 EVALUATION_FILE = "evaluation.json"                  # the last `spinlock-spec evaluate` of the run
+DATA_SOURCE_FILE = "data_source.json"                # the data file: path, size, fingerprint
+RESUMES_FILE = "resumes.jsonl"                       # one line per resume: epoch, what changed
+LOCK_FILE = ".lock"                                  # held by the process writing the run
 
 # checkpoint pairs: <stem>.safetensors (tensors) + <stem>.json (metadata)
 CHECKPOINT_STEM = "checkpoint"                       # resumable state, rewritten every save_every

@@ -83,23 +83,62 @@ def _deserialize(data: bytes, path: Path) -> dict[str, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------- pairs
+def previous_weights(weights_path: Path) -> Path:
+    """``X.prev.safetensors``: the weights of the last committed pair while ``X`` is rewritten."""
+    return weights_path.with_name(weights_path.stem + ".prev" + weights_path.suffix)
+
+
+def _committed_sha(json_path: Path) -> str | None:
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        return meta.get("weights_sha256") if isinstance(meta, dict) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _hold_for_test(stem: str, step: str, run_dir: RunDir) -> None:
+    """Test hook (SPINLOCK_SPEC_TEST_HOLD_WRITE=STEM:STEP): stop between the writes of a pair
+    so that a test can kill the process there; announces itself with a marker file."""
+    if os.environ.get("SPINLOCK_SPEC_TEST_HOLD_WRITE") != f"{stem}:{step}":
+        return
+    import time
+    (run_dir.path / f".test-held-{stem}-{step}").write_text(str(os.getpid()))
+    time.sleep(600)
+
+
 def write_pair(run_dir: RunDir, stem: str, tensors: Mapping[str, torch.Tensor],
                metadata: Mapping[str, Any]) -> Path:
-    """Write ``stem.safetensors`` then ``stem.json`` (atomically, Ctrl-C held off)."""
+    """Commit ``stem.safetensors`` + ``stem.json`` as one unit (Ctrl-C held off).
+
+    The JSON (with the sha256 of the weights) is the commit: while the weights are
+    replaced, the committed ones stay as ``stem.prev.safetensors``, so that a process
+    killed between the two writes leaves the previous pair readable (:func:`read_pair`
+    falls back to it and says so)."""
     data = _serialize(tensors)
     meta = dict(metadata)
     meta["weights_file"] = f"{stem}.safetensors"
     meta["weights_sha256"] = _sha256(data)
     text = dumps_json(meta) + "\n"
+    weights, json_path = run_dir.file(f"{stem}.safetensors"), run_dir.file(f"{stem}.json")
+    previous = previous_weights(weights)
     with sigint_deferred():
+        run_dir.clean_temp_files()
+        committed = _committed_sha(json_path)
+        if committed is not None and weights.is_file() and _sha256(weights.read_bytes()) == committed:
+            os.replace(weights, previous)       # keep the committed weights until the new JSON lands
+        _hold_for_test(stem, "weights", run_dir)
         run_dir.write_bytes(f"{stem}.safetensors", data)
+        _hold_for_test(stem, "json", run_dir)
         run_dir.write_text(f"{stem}.json", text)
-    return run_dir.file(f"{stem}.json")
+        if previous.exists():
+            previous.unlink()
+    return json_path
 
 
 def read_pair(json_path: str | os.PathLike, *, expected_format: str
               ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read and verify a ``stem.json`` + ``stem.safetensors`` pair."""
+    """Read and verify a ``stem.json`` + ``stem.safetensors`` pair (falling back to the
+    committed ``stem.prev.safetensors`` after a write that was killed half-way)."""
     json_path = Path(json_path)
     if not json_path.is_file():
         raise CheckpointError(f"{json_path}: checkpoint metadata file not found", code="E400")
@@ -112,18 +151,29 @@ def read_pair(json_path: str | os.PathLike, *, expected_format: str
         raise CheckpointError(
             f"{json_path}: not a {expected_format} file (format={meta.get('format') if isinstance(meta, dict) else None!r})",
             code="E401")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{json_path}: format_version must be an integer, not {version!r}",
+                              code="E401")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{json_path}: written by a newer spinlock-spec "
-                              f"(format_version {meta.get('format_version')})", code="E405")
+                              f"(format_version {version})", code="E405")
     weights_name = meta.get("weights_file")
     if not isinstance(weights_name, str) or "/" in weights_name or "\\" in weights_name:
         raise CheckpointError(f"{json_path}: metadata names no valid weights file", code="E401")
     weights_path = json_path.with_name(weights_name)
-    if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path}: weights file not found (named by {json_path.name})",
-                              code="E400")
-    data = weights_path.read_bytes()
-    if meta.get("weights_sha256") != _sha256(data):
+    data = weights_path.read_bytes() if weights_path.is_file() else None
+    if data is None or meta.get("weights_sha256") != _sha256(data):
+        previous = previous_weights(weights_path)
+        older = previous.read_bytes() if previous.is_file() else None
+        if older is not None and meta.get("weights_sha256") == _sha256(older):
+            from ..logs import get_logger
+            get_logger().warning(f"{weights_path}: an interrupted write left it incomplete; using the last "
+                                 f"complete checkpoint ({previous.name}, epoch {meta.get('epoch')})")
+            return _deserialize(older, previous), meta
+        if data is None:
+            raise CheckpointError(f"{weights_path}: weights file not found (named by {json_path.name})",
+                                  code="E400")
         raise CheckpointError(
             f"{weights_path}: checksum mismatch with {json_path.name} "
             "(the file is truncated, corrupt or belongs to another checkpoint)", code="E401")

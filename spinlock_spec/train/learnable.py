@@ -81,7 +81,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
         """Epochs during which the logits hold still (default: a tenth of the run, at least 1):
         an untrained model's reconstruction credit is noise and would scatter a good start."""
         w = self.learnable.assignment_warmup_epochs
-        return int(w) if w is not None else max(1, self.cfg.num_epochs // 10)
+        return int(w) if w is not None else max(1, self.horizon // 10)
 
     def _schedule_lrs(self, epoch: int, batch: int, num_batches: int) -> None:
         super()._schedule_lrs(epoch, batch, num_batches)

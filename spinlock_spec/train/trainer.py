@@ -34,6 +34,7 @@ import torch
 
 from ..errors import UserError
 from . import checkpoint as ckpt, trainer_state
+from .divergence import TrainingDivergedError, check as check_divergence
 from .callbacks import Callback
 from .config import LearnableConfig, TrainingConfig
 from .device import compile_mode, epoch_seed, resolve_device, to_device_arrays
@@ -62,10 +63,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.checkpoint = checkpoint
         where = f"; resumable checkpoint of epoch {epoch}: {checkpoint}" if checkpoint else ""
         super().__init__(f"training interrupted{where}")
-
-
-class TrainingDivergedError(UserError):
-    """The loss became NaN or infinite."""
 
 
 class VQVAETrainer:
@@ -133,6 +130,7 @@ class VQVAETrainer:
 
         # progress state (restored by resume_from)
         self.epoch = 0                       # last completed epoch
+        self.schedule_epochs: int | None = None   # the schedules' horizon (kept on resume)
         self.best_val = math.inf
         self.best_epoch = 0
         self.es_best = math.inf              # reference value for early stopping
@@ -184,6 +182,12 @@ class VQVAETrainer:
         factor = lr_factor(self.cfg, epoch, batch, num_batches)
         for group, base in zip(self.optimizers["model"].param_groups, self.base_lrs["model"]):
             group["lr"] = base * factor
+
+    @property
+    def horizon(self) -> int:
+        """Epochs the temperature schedule (straight-through, assignment warm-up) spans: the
+        run's first ``num_epochs``, kept on resume (the learning rate follows ``num_epochs``)."""
+        return int(self.schedule_epochs or self.cfg.num_epochs)
 
     # ------------------------------------------------------------------ batches
     def num_batches(self) -> int:
@@ -314,6 +318,8 @@ class VQVAETrainer:
         if num_epochs and num_epochs != self.cfg.num_epochs:
             self.cfg = TrainingConfig.from_dict({**self._cfg_dict(), "num_epochs": total},
                                                 random_seed=self.seed)
+        if self.schedule_epochs is None:     # a new run: its schedules span its epochs
+            self.schedule_epochs = total
         if self.run_dir is not None and self.epoch == 0:
             self._save_state()          # resumable even if interrupted during epoch 1
         try:
@@ -321,6 +327,8 @@ class VQVAETrainer:
                 self._run_epoch(self.epoch + 1, total)
         except KeyboardInterrupt:
             path = self.run_dir.file(f"{CHECKPOINT_STEM}.json") if self.run_dir else None
+            if self.dist.enabled:       # the launcher (cli/launcher.py) says it once
+                raise TrainingInterrupted(self.epoch, path) from None
             self.console.warning(
                 f"Interrupted: training stopped during epoch {self.epoch + 1}"
                 + (f"; resumable checkpoint of epoch {self.epoch} saved in {path} "
@@ -351,10 +359,7 @@ class VQVAETrainer:
         seconds = time.perf_counter() - t0
         train_loss = sum(train["components"][n] for n in MODEL_TERMS)
         val_loss = sum(val["components"][n] for n in MODEL_TERMS)
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            raise TrainingDivergedError(
-                f"loss is not finite at epoch {epoch} (train={train_loss}, val={val_loss})",
-                hint="lower training.learning_rate or set training.gradient_clip_norm")
+        check_divergence(self, epoch, train_loss, val_loss)     # before any file of the epoch
         # From here on the epoch is complete: bookkeeping and files happen as one unit
         # (a Ctrl-C is held until the checkpoint of this epoch is on disk).
         with sigint_deferred():

@@ -8,6 +8,7 @@ key names are those of every earlier version, so old run folders still resume.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def capture(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         "trainer_type": t.trainer_type, "model_class": type(raw).__name__,
         "model_config": raw.export_config(), "spec_hash": t.spec_hash,
         "seed": t.seed, "epoch": t.epoch, "num_epochs": t.cfg.num_epochs,
+        "schedule_epochs": t.horizon,
         "optimizers": optim_meta,
         "scheduler": {"kind": t.cfg.scheduler, "warmup_epochs": t.cfg.warmup_epochs,
                       "base_lrs": t.base_lrs},
@@ -80,8 +82,35 @@ def open_checkpoint(run: RunDir | str | Path, trainer: Any, *, check_spec_hash: 
     return json_path, tensors, meta
 
 
+_TYPES = {"epoch": int, "history": dict, "early_stopping": dict, "scheduler": dict, "optimizers": dict}
+
+
+def check_types(json_path: Path, meta: dict[str, Any]) -> None:
+    """The core keys are present with their types (CheckpointError naming the first that is not)."""
+    for key, kind in _TYPES.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError(f"{json_path}: '{key}' must be {'an integer' if kind is int else 'an object'}"
+                                  f", not {json.dumps(value)[:40]}", code="E401",
+                                  hint="the checkpoint was edited or damaged; resume from another copy or "
+                                       "start a new run")
+    if not isinstance(meta.get("records", []), list):
+        raise CheckpointError(f"{json_path}: 'records' must be a list", code="E401")
+
+
 def restore(trainer: Any, json_path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Put the state of an opened checkpoint into ``trainer`` (callbacks included)."""
+    check_types(json_path, meta)
+    try:
+        _restore(trainer, json_path, tensors, meta)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise CheckpointError(f"{json_path}: the checkpoint's metadata is incomplete or of the wrong type "
+                              f"({type(exc).__name__}: {exc})", code="E401") from None
+
+
+def _restore(trainer: Any, json_path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     t = trainer
     for cb in t.callbacks:         # e.g. re-apply category pruning: the checkpoint's shape
         cb.prepare_resume(meta)
@@ -98,7 +127,10 @@ def restore(trainer: Any, json_path: Path, tensors: dict[str, torch.Tensor], met
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{json_path}: optimizer state does not fit this trainer ({exc})",
                               code="E402") from None
+    fresh = t.base_lrs.get("model")      # from this run's training.learning_rate
     t.base_lrs = {k: list(v) for k, v in meta["scheduler"]["base_lrs"].items()}
+    if fresh is not None and len(fresh) == len(t.base_lrs.get("model", [])) and fresh != t.base_lrs["model"]:
+        t.base_lrs["model"] = list(fresh)  # a resume that changes the learning rate (the resume rule)
     es = meta["early_stopping"]
     t.best_val = _from_finite(es["best_val"])
     t.best_epoch = int(es["best_epoch"])
@@ -106,6 +138,7 @@ def restore(trainer: Any, json_path: Path, tensors: dict[str, torch.Tensor], met
     t.epochs_without_improvement = int(es["epochs_without_improvement"])
     t.stopped_early = bool(es["stopped"])
     t.epoch = int(meta["epoch"])
+    t.schedule_epochs = int(meta.get("schedule_epochs") or meta.get("num_epochs") or t.cfg.num_epochs)
     t.history = meta["history"]
     t.records = list(meta.get("records") or [])
     ckpt.restore_rng(tensors, meta.get("rng") or {})

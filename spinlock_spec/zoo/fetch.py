@@ -36,8 +36,8 @@ def timeout_s() -> float:
         value = float(raw)
     except ValueError:
         raise ZooError(f"{ENV_TIMEOUT}={raw!r} is not a number of seconds", code="Z002") from None
-    if value <= 0:
-        raise ZooError(f"{ENV_TIMEOUT}={raw!r} must be positive", code="Z002")
+    if not value > 0 or value == float("inf"):       # NaN compares false
+        raise ZooError(f"{ENV_TIMEOUT}={raw!r} must be a positive, finite number of seconds", code="Z002")
     return value
 
 

@@ -27,22 +27,23 @@ class TemperatureSchedule(Callback):
 
     def temperature_for_epoch(self, epoch: int) -> float:
         from ...nn.schedules import temperature_at
-        lc, cfg = self.trainer.learnable, self.trainer.cfg
+        lc = self.trainer.learnable
         if lc.temperature_schedule == "adaptive" and self.adaptive["frozen"]:
             return float(self.adaptive["temperature"])       # held since the assignment stabilised
-        return float(temperature_at(epoch - 1, cfg.num_epochs, lc.temperature_start,
+        horizon = self.trainer.horizon      # after it (a resume that extends the run): the end value
+        return float(temperature_at(min(epoch, horizon) - 1, horizon, lc.temperature_start,
                                     lc.temperature_end, lc.temperature_schedule))
 
     def straight_through_epochs(self) -> int:
         """``straight_through_epochs``, or when unset the last sixth of the run (30 -> 5, 5 -> 0)."""
         st = self.trainer.learnable.straight_through_epochs
-        return int(st) if st is not None else self.trainer.cfg.num_epochs // 6
+        return int(st) if st is not None else self.trainer.horizon // 6
 
     def before_epoch(self, epoch: int) -> None:
         model = self.trainer.model
         model.temperature = self.temperature_for_epoch(epoch)
         st = self.straight_through_epochs()
-        hard_phase = bool(st) and epoch > self.trainer.cfg.num_epochs - st
+        hard_phase = bool(st) and epoch > self.trainer.horizon - st
         if hasattr(model, "straight_through"):
             model.straight_through = hard_phase
         if hasattr(model, "credit_mask"):
