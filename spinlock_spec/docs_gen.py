@@ -210,8 +210,12 @@ RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
     "input-dim-mismatch": ("families:\n  summary:\n    encoder: MLPEncoder\n"
                            "    encoder_params: {input_dim: 360}\n", [], {}),
     "levels-latent-dim-mismatch": ("families:\n  summary: {encoder: identity}\n"
-                                   "model:\n  levels:\n    - {num_tokens: 8, latent_dim: 4}\n"
+                                   "model:\n  level_structure: residual\n  levels:\n"
+                                   "    - {num_tokens: 8, latent_dim: 4}\n"
                                    "    - {num_tokens: 4, latent_dim: 2}\n", [], {}),
+    "levels-parallel-from-latent-dims": ("families:\n  summary: {encoder: identity}\n"
+                                         "model:\n  levels:\n    - {num_tokens: 8, latent_dim: 4}\n"
+                                         "    - {num_tokens: 4, latent_dim: 2}\n", [], {}),
     "batch-size-exceeds-data": ("dataset:\n  synthetic: {n_samples: 100}\n"
                                 "families:\n  summary: {encoder: identity}\n"
                                 "training: {batch_size: 512}\n", [], {}),

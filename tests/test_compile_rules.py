@@ -47,8 +47,10 @@ CASES = {
                                       "{manual_dim: 14}}}\n", []),
     "input-dim-mismatch": lambda t: ("families: {summary: {encoder: MLPEncoder, encoder_params: "
                                      "{input_dim: 360}}}\n", []),
-    "levels-latent-dim-mismatch": lambda t: (FAM + "model: {levels: [{num_tokens: 8, latent_dim: 4}, "
-                                             "{num_tokens: 4, latent_dim: 2}]}\n", []),
+    "levels-latent-dim-mismatch": lambda t: (FAM + "model: {level_structure: residual, levels: [{num_tokens: 8, "
+                                             "latent_dim: 4}, {num_tokens: 4, latent_dim: 2}]}\n", []),
+    "levels-parallel-from-latent-dims": lambda t: (FAM + "model: {levels: [{num_tokens: 8, latent_dim: 4}, "
+                                                   "{num_tokens: 4, latent_dim: 2}]}\n", []),
     "batch-size-exceeds-data": lambda t: (FAM, ["dataset.synthetic.n_samples=100", "training.batch_size=512"]),
     "no-validation-rows": lambda t: (FAM, ["dataset.synthetic.n_samples=5", "dataset.val_fraction=0.05"]),
     "warmup-exceeds-epochs": lambda t: (FAM, ["training.warmup_epochs=30", "training.num_epochs=20"]),
@@ -114,3 +116,17 @@ def test_every_rule_is_documented():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "spec.md").read_text()
     missing = [r.id for r in RULES if f"`{r.id}`" not in doc]
     assert not missing
+
+
+def test_levels_of_different_latent_dim_compile_to_parallel():
+    lv = "levels: [{num_tokens: 16, latent_dim: 32}, {num_tokens: 8, latent_dim: 24}, {num_tokens: 4, latent_dim: 16}]"
+    implicit = compile_spec(FAM + "model: {" + lv + "}\n")
+    explicit = compile_spec(FAM + "model: {level_structure: parallel, " + lv + "}\n")
+    assert implicit.ok and implicit.spec["model"]["level_structure"] == "parallel"
+    assert [d.code for d in implicit.diagnostics if d.code.startswith("levels-")] == ["levels-parallel-from-latent-dims"]
+    assert not [d for d in explicit.diagnostics if d.code.startswith("levels-")]
+    assert implicit.hash == explicit.hash          # the derived setting is part of the spec
+    same = compile_spec(FAM + "model: {levels: [{num_tokens: 16, latent_dim: 8}, {num_tokens: 8, latent_dim: 8}]}\n")
+    assert same.spec["model"]["level_structure"] == "residual"
+    residual = compile_spec(FAM + "model: {level_structure: residual, " + lv + "}\n")
+    assert [d.code for d in residual.errors] == ["levels-latent-dim-mismatch"]

@@ -21,6 +21,7 @@ _IMPACT_BY_PREFIX: dict[tuple, str] = {
     ("model", "group_embedding_dim"): ARCHITECTURE,
     ("model", "group_hidden_dim"): ARCHITECTURE,
     ("model", "levels"): ARCHITECTURE,
+    ("model", "level_structure"): ARCHITECTURE,
     ("model", "num_levels"): ARCHITECTURE,
     ("model", "compression_ratios"): ARCHITECTURE,
     ("model", "auto_compression_strategy"): ARCHITECTURE,

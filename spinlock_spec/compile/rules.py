@@ -305,13 +305,24 @@ def input_dim_mismatch(ctx):
 
 
 @rule("levels-latent-dim-mismatch", "error", "residual levels must share one latent_dim",
-      "give every level the same latent_dim, or use levels: [] for automatic sizing")
+      "give every level the same latent_dim, set model.level_structure: parallel, or use levels: []")
 def levels_latent_dim(ctx):
-    levels = ctx.spec["model"]["levels"]
-    dims = {lv["latent_dim"] for lv in levels}
-    if len(dims) > 1:
-        yield Finding("levels have latent_dim " + ", ".join(str(lv["latent_dim"]) for lv in levels)
-                      + ": residual levels quantize the same vector", ("model", "levels"))
+    model = ctx.spec["model"]
+    dims = {lv["latent_dim"] for lv in model["levels"]}
+    if len(dims) > 1 and model["level_structure"] == "residual":
+        yield Finding("levels have latent_dim " + ", ".join(str(lv["latent_dim"]) for lv in model["levels"])
+                      + ": residual levels quantize the same vector", ("model", "level_structure"))
+
+
+@rule("levels-parallel-from-latent-dims", "info", "levels of different latent_dim compile to parallel levels",
+      "write model.level_structure: parallel to say so, or give every level one latent_dim for residual levels")
+def levels_parallel(ctx):
+    model = ctx.spec["model"]
+    dims = {lv["latent_dim"] for lv in model["levels"]}
+    if len(dims) > 1 and model["level_structure"] == "parallel" and not ctx.explicit(("model", "level_structure")):
+        yield Finding("levels have latent_dim " + ", ".join(str(lv["latent_dim"]) for lv in model["levels"])
+                      + ": compiled to parallel levels (each level its own projection, width and codebook, "
+                      "as in the original)", ("model", "levels"))
 
 
 # --------------------------------------------------------------------------- training vs data

@@ -85,6 +85,19 @@ def fill_defaults(data: dict, positions: Positions, base_dir: Path) -> dict:
     if data["training"].get("scheduler") is None:
         data["training"]["scheduler"] = "none"
     _absolute_paths(data, positions, base_dir)
+    _level_structure(data, positions)
     ordered = {k: data.pop(k) for k in schema["properties"] if k in data}
     data.update(ordered)
     return data
+
+
+def _level_structure(data: dict, positions: Positions) -> None:
+    """Levels of different latent_dim cannot be residual: without an explicit
+    ``model.level_structure`` they compile to parallel (the original's design; the
+    rule ``levels-parallel-from-latent-dims`` reports it, ``levels-latent-dim-mismatch``
+    refuses an explicit residual)."""
+    model = data["model"]
+    dims = {lv["latent_dim"] for lv in model.get("levels") or []}
+    written = positions.values.get(("model", "level_structure"), DEFAULT).kind != "default"
+    if len(dims) > 1 and not written:
+        model["level_structure"] = "parallel"

@@ -68,7 +68,8 @@ DATASET = _section("Where the training data comes from.", {
     "synthetic": SYNTHETIC,
 })
 
-LEVEL = {"type": "object", "description": "One quantizer level (residual: all levels share latent_dim).",
+LEVEL = {"type": "object", "description": "One quantizer level (residual levels share one latent_dim; "
+         "parallel levels may differ).",
          "properties": {
              "num_tokens": {"type": "integer", "minimum": 2, "description": "Codebook size of this level."},
              "latent_dim": {"type": "integer", "minimum": 1, "description": "Width of the code vectors."}},
@@ -79,6 +80,14 @@ MODEL = _section("The categorical hierarchical VQ-VAE.", {
     "group_hidden_dim": _p("integer", 64, "Hidden width of each category's MLP.", minimum=1),
     "levels": _p("array", [], "Quantizer levels per category, coarse to fine; empty = automatic sizing "
                  "from each category's feature count.", items=LEVEL),
+    "level_structure": _enum(["residual", "parallel"], "residual",
+                             "How a category's levels relate. residual = each level quantizes what the "
+                             "levels before it left (one latent width, coarse to fine); parallel = the "
+                             "original's design: each level has its own projection of the category "
+                             "embedding, latent width and EMA codebook, one decoder reads the concatenated "
+                             "codes, per-level partial decoders give the informativeness loss. Levels with "
+                             "different latent_dim and no explicit setting compile to parallel. See "
+                             "docs/model.md (when to pick which)."),
     "compression_ratios": _p("string", "auto", "Latent dim per level relative to the category's feature "
                              "count, e.g. '0.5:1:1.5', or 'auto'. Original-format field: automatic sizing is "
                              "fixed (docs/model.md), other values only warn.",
