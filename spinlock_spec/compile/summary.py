@@ -59,14 +59,14 @@ def summary_text(compiled, *, name: str = "") -> str:
         lines.append(f"  mapping {spec['training']['category_mapping_file']}")
     cats = g.nodes["categories"]["num_categories"]
     lines.append(f"categories {cats if cats is not None else 'discovered from data'}")
-    levels = spec["model"]["levels"]
+    levels, structure = spec["model"]["levels"], spec["model"].get("level_structure", "residual")
     if levels:
         sizes = ", ".join(f"{lv['num_tokens']}x{lv['latent_dim']}" for lv in levels)
-        lines.append(f"levels    {len(levels)} residual: {sizes} (codebook size x latent dim)")
+        lines.append(f"levels    {len(levels)} {structure}: {sizes} (codebook size x latent dim)")
     else:
         from spinlock_spec.compile.graph import AUTO_LEVELS
 
-        lines.append(f"levels    {AUTO_LEVELS} residual, sized automatically per category from its feature count")
+        lines.append(f"levels    {AUTO_LEVELS} {structure}, sized automatically per category from its feature count")
     lines.append(f"model     {g.graph['model_class']}")
     t = spec["training"]
     lines.append(f"trainer   {g.graph['trainer_type']}: {t['num_epochs']} epochs, batch {t['batch_size']}, "

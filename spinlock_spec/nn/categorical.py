@@ -25,6 +25,7 @@ from .dropout import Dropout
 from .grouped import GroupedLayerNorm, GroupedLinear, MembershipInput, MembershipOutput
 from .inputs import FamilyInput, ModelOutput, jsonable, resolve_levels
 from .losses import category_decorrelation, target_mse, topographic
+from .parallel_levels import BatchedParallelVQ, PartialDecoders, parallel_layout
 from .quantizer import BatchedResidualVQ
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}
@@ -68,10 +69,15 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         self.num_categories = k
         self.level_spec = resolve_levels(levels, [len(c) for c in self.categories])
         self.num_levels = len(self.level_spec[0])
-        lat = [max(d for _, d in lv) for lv in self.level_spec]
-        self.latent_dims = lat
-        dmax = max(lat)
-        dim_mask = (torch.arange(dmax)[None, :] < torch.tensor(lat)[:, None]).float()
+        self.level_structure = cfg.level_structure
+        self.latent_dims = self._latent_dims(self.level_spec)
+        if self.level_structure == "parallel":     # slots of width qdim, one per level (nn/parallel_levels.py)
+            qdim, dim_mask = parallel_layout(self.level_spec)
+            dmax, quantizer_cls = dim_mask.shape[1], BatchedParallelVQ
+        else:
+            dmax = qdim = max(self.latent_dims)
+            dim_mask = (torch.arange(dmax)[None, :] < torch.tensor(self.latent_dims)[:, None]).float()
+            quantizer_cls = BatchedResidualVQ
         sizes = torch.tensor([[n for n, _ in lv] for lv in self.level_spec], dtype=torch.long)
         self.register_buffer("membership", self._one_hot(self.categories, self.num_features))
 
@@ -85,13 +91,15 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         self.dec_in = GroupedLinear(k, dmax, hidden)
         self.dec_out = MembershipOutput(self.num_features, k, hidden)
         self.dropout = Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
-        self.quantizer = BatchedResidualVQ(
-            sizes, dmax, dim_mask, commitment_cost=cfg.commitment_cost, decay=cfg.decay,
+        self.quantizer = quantizer_cls(
+            sizes, qdim, dim_mask, commitment_cost=cfg.commitment_cost, decay=cfg.decay,
             kmeans_iters=cfg.kmeans_iters, dead_code_fraction=cfg.dead_code_fraction,
             reset_interval=cfg.dead_code_interval, init_from_data=cfg.codebook_init == "kmeans")
         if not cfg.use_ema:
             warnings.warn("model.use_ema: false is not supported; codebooks are updated by EMA "
                           "(docs/model.md)", stacklevel=2)
+        self.partial = (PartialDecoders(self.num_features, k, self.num_levels, qdim, hidden)
+                        if self.level_structure == "parallel" else None)
         self.topo_samples = cfg.topo_samples
         self.info_samples = max(cfg.info_samples, 1)
         self.act = _ACTIVATIONS[cfg.activation]
@@ -120,6 +128,12 @@ class CategoricalHierarchicalVQVAE(nn.Module):
 
     def _allows_empty_categories(self) -> bool:
         return False
+
+    def _latent_dims(self, level_spec) -> list[int]:
+        """Latent width per category: the widest level (residual) or the levels' sum (parallel)."""
+        if self.level_structure == "parallel":
+            return [sum(d for _, d in lv) for lv in level_spec]
+        return [max(d for _, d in lv) for lv in level_spec]
 
     @staticmethod
     def _one_hot(categories: list[list[int]], num_features: int) -> torch.Tensor:
@@ -194,6 +208,8 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         enc_feats, enc_membership, credit = self._encoder_inputs(feats, membership)
         z = self.encode_latents(enc_feats, enc_membership)
         vq = self.quantizer(z)
+        if self.partial is not None:
+            return self._parallel_output(targets, membership, credit, z, vq)
         # info: decode the level-0 codes alone (straight-through to z) on the first info_samples rows,
         # in the same decoder pass as the full reconstruction
         b, n_info = z.shape[0], min(self.info_samples, z.shape[0])
@@ -210,9 +226,25 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         recon = self.apply_heads(full)
         recon_loss = self._recon_loss(recon, targets, hidden, membership, credit)
         info_loss = target_mse(self.apply_heads(coarse_recon), {k: v[:n_info] for k, v in targets.items()})
+        return self._output(z, vq, recon, targets, recon_loss, info_loss)
+
+    def _parallel_output(self, targets, membership, credit, z, vq) -> ModelOutput:
+        """Parallel levels: the shared decoder reads the concatenated codes; the partial
+        decoders rebuild the input from each level's code alone (info, first info_samples rows)."""
+        hidden = self.decode_hidden(vq.quantized)
+        full = self.dec_out(hidden, self._decoder_membership(membership, credit))
+        recon = self.apply_heads(full)
+        recon_loss = self._recon_loss(recon, targets, hidden, membership, credit)
+        n_info = min(self.info_samples, z.shape[0])
+        sub = {k: v[:n_info] for k, v in targets.items()}
+        parts = self.partial(z[:n_info], vq.level_quantized[:n_info], membership, self.act)
+        info_loss = torch.stack([target_mse(self.apply_heads(x), sub) for x in parts]).mean()
+        return self._output(z, vq, recon, targets, recon_loss, info_loss)
+
+    def _output(self, z, vq, recon, targets, recon_loss, info_loss) -> ModelOutput:
         ortho = category_decorrelation(z, self.quantizer.dim_mask)
         tcat = torch.cat(list(targets.values()), dim=1)
-        topo, pre, post = topographic(tcat, z, vq.level_quantized.sum(2), self.topo_samples)
+        topo, pre, post = topographic(tcat, z, self.quantizer.combine(vq.level_quantized), self.topo_samples)
         terms = {"recon": recon_loss, "vq": vq.loss, "ortho": ortho, "info": info_loss, "topo": topo}
         terms.update(self._extra_terms())
         return ModelOutput(terms=terms, codes=vq.codes, reconstruction=recon, targets=targets, latents=z,

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .categorical import CategoricalHierarchicalVQVAE
 from .dropout import cpu_keep_mask
+from .parallel_levels import partial_slicers
 from .losses import assignment_balance, assignment_orthogonality, column_range, target_mse
 
 CREDIT_ROWS = 128        # rows of a batch that estimate the learnable assignment's credit and probe
@@ -230,7 +231,10 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         to the largest kept codebook and latent width."""
         idx = torch.as_tensor(keep, dtype=torch.long)
         levels = [self.level_spec[k] for k in keep]
-        dmax = max(max(d for _, d in lv) for lv in levels)
+        if self.level_structure == "parallel":     # slots keep their width (nn/parallel_levels.py)
+            dmax, qdim = int(self.quantizer.dim_mask.shape[1]), self.quantizer.dim
+        else:
+            dmax = qdim = max(max(d for _, d in lv) for lv in levels)
         cmax = max(n for lv in levels for n, _ in lv)
 
         def k_only(t):
@@ -247,11 +251,12 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             "quantizer.codebook_sizes": k_only,
             "quantizer.code_mask": lambda t: k_only(t)[..., :cmax],
             "quantizer.dim_mask": lambda t: k_only(t)[:, :dmax],
-            "quantizer.codebook": lambda t: k_only(t)[:, :, :cmax, :dmax],
-            "quantizer.embed_sum": lambda t: k_only(t)[:, :, :cmax, :dmax],
+            "quantizer.codebook": lambda t: k_only(t)[:, :, :cmax, :qdim],
+            "quantizer.embed_sum": lambda t: k_only(t)[:, :, :cmax, :qdim],
             "quantizer.cluster_size": lambda t: k_only(t)[..., :cmax],
             "quantizer.usage_since_reset": lambda t: k_only(t)[..., :cmax],
         })
+        out.update(partial_slicers(self, k_only))
         return out
 
     @torch.no_grad()
@@ -281,10 +286,10 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
                 owner._buffers[leaf] = fn(buffers[name]).clone()
         self.categories = [self.categories[k] for k in keep]
         self.level_spec = [self.level_spec[k] for k in keep]
-        self.latent_dims = [max(d for _, d in lv) for lv in self.level_spec]
+        self.latent_dims = self._latent_dims(self.level_spec)
         self.num_categories = len(keep)
         q = self.quantizer
-        q.num_categories, q.max_codes, q.dim = len(keep), int(q.codebook_sizes.max()), int(q.dim_mask.shape[1])
+        q.num_categories, q.max_codes, q.dim = len(keep), int(q.codebook_sizes.max()), int(q.codebook.shape[-1])
         q._last_residuals = q._last_errors = None
         self.category_ids = [int(ids[k]) for k in keep]
         self.category_names = [names[k] for k in keep]

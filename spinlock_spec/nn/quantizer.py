@@ -79,7 +79,7 @@ class BatchedResidualVQ(nn.Module):
         self.register_buffer("codebook_sizes", sizes.clone())
         self.register_buffer("code_mask", torch.arange(cmax)[None, None, :] < sizes[..., None])
         self.register_buffer("dim_mask", dim_mask.float().clone())
-        self.register_buffer("codebook", torch.randn(k, levels, cmax, dim) * 0.1 * self.dim_mask[:, None, None, :])
+        self.register_buffer("codebook", torch.randn(k, levels, cmax, dim) * 0.1 * self._slot_mask()[:, :, None, :])
         self.register_buffer("cluster_size", torch.zeros(k, levels, cmax))
         self.register_buffer("embed_sum", torch.zeros(k, levels, cmax, dim))
         self.register_buffer("initialized", torch.tensor(False))
@@ -98,6 +98,15 @@ class BatchedResidualVQ(nn.Module):
         self._init_done = bool(self.initialized)
 
     # ------------------------------------------------------------------ basics
+    def _slot_mask(self) -> torch.Tensor:
+        """[K, L, D]: the valid dims of every level's code vectors (residual levels share
+        their category's latent dims; nn/parallel_levels.py gives each level its own)."""
+        return self.dim_mask[:, None, :].expand(self.num_categories, self.num_levels, self.dim)
+
+    def combine(self, level_vectors: torch.Tensor) -> torch.Tensor:
+        """Per-level code vectors [B, K, L, D] -> the quantized latent [B, K, D]: their sum."""
+        return level_vectors.sum(2)
+
     def _code_bias(self) -> torch.Tensor:
         """[K, L, C]: ||e||^2 of every code, +inf for invalid codes (never nearest)."""
         sq = (self.codebook * self.codebook).sum(-1)
@@ -138,7 +147,7 @@ class BatchedResidualVQ(nn.Module):
         pick = order[:, torch.arange(c, device=x.device) % b]              # distinct rows when b >= c
         cent = torch.gather(x, 1, pick[..., None].expand(k, c, self.dim)).clone()
         if b < c:  # not enough rows: jitter the repeated ones
-            cent += 1e-3 * torch.randn_like(cent) * self.dim_mask[:, None, :]
+            cent += 1e-3 * torch.randn_like(cent) * self._slot_mask()[:, level, None, :]
         valid = self.code_mask[:, level]                                    # [K, C]
         counts = torch.zeros(k, c, device=x.device)
         for _ in range(max(self.kmeans_iters, 1)):
@@ -148,7 +157,7 @@ class BatchedResidualVQ(nn.Module):
             counts = onehot.sum(1)
             sums = torch.einsum("kbc,kbd->kcd", onehot, x)
             cent = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1.0)[..., None], cent)
-        cent = cent * valid[..., None] * self.dim_mask[:, None, :]
+        cent = cent * valid[..., None] * self._slot_mask()[:, level, None, :]
         return cent, counts * valid
 
     @torch.no_grad()
@@ -191,10 +200,10 @@ class BatchedResidualVQ(nn.Module):
                     self.initialize(z if self.gather_hook is None else self.gather_hook(z.detach()))
             codes, vecs, residuals = self.quantize(z)
             # commitment: beta * ||r_l - sg(q_l)||^2 per valid latent dim, averaged over b, k, l
-            dims = self.dim_mask.sum(-1).clamp(min=1.0)                     # [K]
-            err = ((residuals - vecs.detach()) ** 2).sum(-1) / dims[None, :, None]   # [B, K, L]
+            dims = self._slot_mask().sum(-1).clamp(min=1.0)                 # [K, L]
+            err = ((residuals - vecs.detach()) ** 2).sum(-1) / dims[None]   # [B, K, L]
             loss = self.commitment_cost * err.mean()
-            total = vecs.sum(2)
+            total = self.combine(vecs)
             quantized = z + (total - z).detach()
             if self.training:
                 with torch.no_grad():
@@ -246,7 +255,7 @@ class BatchedResidualVQ(nn.Module):
         c = self.codebook_sizes[..., None].float()
         smoothed = (self.cluster_size + self.eps) / (n + c * self.eps) * n
         book = self.embed_sum / smoothed.clamp(min=1e-12)[..., None]
-        self.codebook.copy_(book * valid[..., None] * self.dim_mask[:, None, None, :])
+        self.codebook.copy_(book * valid[..., None] * self._slot_mask()[:, :, None, :])
 
     @torch.no_grad()
     def dead_codes(self, threshold: float | None = None) -> torch.Tensor:
