@@ -91,26 +91,29 @@ def test_32_24_16_spec_trains_encodes_and_resumes_bit_exactly(tmp_path):
 
     proc = cli("compile", SPEC)
     assert proc.returncode == 0 and "levels-parallel-from-latent-dims" in proc.stdout + proc.stderr
+    data = tmp_path / "d.h5"                               # exactly the families and shapes SPEC reads
+    proc = cli("data", "synth", "--spec", SPEC, "--out", data, "--n", 600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     full, part = tmp_path / "full", tmp_path / "part"
-    args = [SPEC, *SMALL_SET_ARGS, "--set", "training.num_epochs=2", "--no-torch-compile"]
+    args = [SPEC, "--data", data, "--set", "training.batch_size=64", "--set", "training.num_epochs=2",
+            "--no-torch-compile"]
     proc = cli("train", *args, "--out", full)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     saved = json.loads((full / "final_model.json").read_text())["model_config"]
     assert saved["model_cfg"]["level_structure"] == "parallel"
     assert cli("train", *args, "--epochs", 1, "--out", part).returncode == 0
-    proc = cli("train", "--resume", part, "--epochs", 2, "--no-torch-compile")
+    proc = cli("train", "--resume", part, "--data", data, "--epochs", 2, "--no-torch-compile")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     a, b = load_file(full / "final_model.safetensors"), load_file(part / "final_model.safetensors")
     assert a.keys() == b.keys() and any(k.startswith("partial.") for k in a)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
-    data, tokens = tmp_path / "d.h5", tmp_path / "tokens.npz"
-    assert cli("data", "synth", "--out", data, "--n", 200).returncode == 0
+    tokens = tmp_path / "tokens.npz"
     proc = cli("encode", full, "--data", data, "--out", tokens, "--reconstructions")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with np.load(tokens, allow_pickle=False) as npz:
         codes, sizes = npz["tokens"], npz["codebook_sizes"]
-        assert codes.shape[0] == 200 and codes.shape[2] == 3 and (sizes[:, :] == [32, 16, 8]).all()
+        assert codes.shape[0] == 600 and codes.shape[2] == 3 and (sizes[:, :] == [32, 16, 8]).all()
         assert (codes >= 0).all() and (codes < sizes[None]).all()
     proc = cli("report", full, "--format", "json")       # encodes the validation split through lookup
     assert proc.returncode == 0, proc.stdout + proc.stderr
