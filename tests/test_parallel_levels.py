@@ -118,7 +118,8 @@ def test_32_24_16_spec_trains_encodes_and_resumes_bit_exactly(tmp_path):
     proc = cli("report", full, "--format", "json")       # encodes the validation split through lookup
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cats = json.loads(proc.stdout)["categories"]
-    assert all(len(c["utilization_per_level"]) == 3 and 0.0 < c["recon_mse"] < 2.0 for c in cats)
+    assert cats and all(len(c["utilization_per_level"]) == 3 and np.isfinite(c["recon_mse"]) and c["recon_mse"] > 0
+                        for c in cats), cats
 
 
 @pytest.mark.slow
