@@ -53,8 +53,8 @@ def test_json_format_lists_the_same_errors(tmp_path):
 
 def test_rule_error_exits_1_and_graph_formats():
     spec = str(ROOT / "examples" / "static_baseline.yaml")
-    assert run("compile", spec, "--set", "model.levels=[{num_tokens: 8, latent_dim: 4}, "
-               "{num_tokens: 4, latent_dim: 3}]")[0] == 1
+    assert run("compile", spec, "--set", "model.level_structure=residual", "--set",
+               "model.levels=[{num_tokens: 8, latent_dim: 4}, {num_tokens: 4, latent_dim: 3}]")[0] == 1
     code, out, _ = run("compile", spec, "--format", "json")
     assert code == 0 and json.loads(out)["graph"]["trainer_type"] == "VQVAETrainer"
     assert run("compile", spec, "--format", "dot")[1].startswith("digraph")
