@@ -90,7 +90,7 @@ def test_32_24_16_spec_trains_encodes_and_resumes_bit_exactly(tmp_path):
     from safetensors.numpy import load_file
 
     proc = cli("compile", SPEC)
-    assert proc.returncode == 0 and "levels-parallel-from-latent-dims" in proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "levels    3 parallel: 32x32, 16x24, 8x16" in proc.stdout, proc.stdout
     data = tmp_path / "d.h5"                               # exactly the families and shapes SPEC reads
     proc = cli("data", "synth", "--spec", SPEC, "--out", data, "--n", 600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
