@@ -192,17 +192,8 @@ class Tokenizer:
 
 
 def _inverse_tabular(stats, target):
-    """Normalized kept columns -> every input column in the data's units.  Uses the data layer's
-    inverse (``data/decode.py``: transforms, duplicate and constant columns) where the installed
-    version has it, else inverts the standardization (dropped columns NaN)."""
-    import numpy as np
+    """Normalized kept columns -> every input column in the data's units (the data layer's
+    inverse, ``data/decode.py``: transforms, duplicate and constant columns)."""
+    from spinlock_spec.data.decode import decode_tabular
 
-    try:
-        from spinlock_spec.data.decode import decode_tabular
-    except ImportError:
-        decode_tabular = None
-    if decode_tabular is not None:
-        return decode_tabular(stats, target)
-    out = np.full((target.shape[0], stats.n_input_columns), np.nan)
-    out[:, stats.kept] = target * stats.scale + stats.center
-    return out
+    return decode_tabular(stats, target)

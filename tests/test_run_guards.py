@@ -151,7 +151,15 @@ def test_killed_between_the_writes_of_a_checkpoint_falls_back_to_the_last_comple
     assert marker.exists(), "the child never reached the hold point"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    tensors, meta = c.read_pair(folder / "checkpoint.json", expected_format=c.STATE_FORMAT)
+    # the project logger stops propagation once any CLI run in this process configured it:
+    # listen on it directly
+    from spinlock_spec.logs import get_logger
+
+    get_logger().addHandler(caplog.handler)
+    try:
+        tensors, meta = c.read_pair(folder / "checkpoint.json", expected_format=c.STATE_FORMAT)
+    finally:
+        get_logger().removeHandler(caplog.handler)
     assert meta["epoch"] == 1 and torch.equal(tensors["w"], torch.zeros(3))
     assert "using the last complete checkpoint" in caplog.text and "checkpoint.prev.safetensors" in caplog.text
     run = RunDir(folder)

@@ -231,7 +231,9 @@ class Worker:
             feed = MetricFeed(run_dir / "metrics.jsonl", trial, self.maximize, self.definition["prune"])
             feed.start()
             run_dir.mkdir(parents=True, exist_ok=True)
-            handler = _log_to(run_dir / "train.log")
+            # the trial's log sits beside its run folder: a file inside would make train refuse
+            # the folder as not empty (runs never mix with other files)
+            handler = _log_to(run_dir.with_name(run_dir.name + ".log"))
             self._say(trial, "started", shown)
             try:
                 result = api.train(self.spec, overrides=overrides, out=run_dir, progress=False)

@@ -53,8 +53,14 @@ def user_scale_metrics(model: torch.nn.Module, pre: Preprocessor, raw, *, batch_
             for family, value in recon.items():
                 stats = pre.families.get(family)
                 if isinstance(stats, TabularStats) and value.ndim == 2:
-                    decoded = decode_tabular(stats, value.float().cpu().numpy())
+                    # the family's own columns come first (nn.layout); an initial_hybrid family
+                    # follows them with its CNN embedding, which has no user scale
+                    own = len(stats.kept)
+                    decoded = decode_tabular(stats, value[:, :own].float().cpu().numpy())
                     err.update_tabular(family, stats, np.asarray(raw.arrays[family][start:stop]), decoded)
+                    if value.shape[1] > own:
+                        diff = value[:, own:].float() - targets[family][:, own:].float()
+                        err.update_other(float(diff.pow(2).sum()), int(diff.numel()))
                 else:
                     diff = value.float() - targets[family].float()
                     err.update_other(float(diff.pow(2).sum()), int(diff.numel()))
