@@ -36,7 +36,12 @@ class _JsonWarnings(logging.Handler):
 
 
 def get_logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
+    """The project's logger.  A library's ``logging.config.fileConfig``/``dictConfig`` (Optuna's
+    database migration calls one) disables every logger that existed before it; our warnings
+    must never be swallowed that way, so the logger is switched back on here."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.disabled = False
+    return logger
 
 
 def configure(*, quiet: bool = False, verbose: bool = False, stream=None,

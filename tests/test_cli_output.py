@@ -100,7 +100,7 @@ def test_one_install_story_in_readme_and_quickstart():
 
     readme, quickstart = commands("README.md"), commands("docs/quickstart.md")
     assert readme and quickstart == readme[:len(quickstart)]
-    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
+    assert readme == ['pip install torch==2.13.0 -e ".[dev]"']     # one install command, torch pinned
     for path in ("README.md", "docs/quickstart.md", "docs/troubleshooting.md"):
         text = (ROOT / path).read_text()
         assert "pip install spinlock-spec" not in text and 'pip install "spinlock-spec' not in text, path

@@ -155,11 +155,12 @@ def test_killed_between_the_writes_of_a_checkpoint_falls_back_to_the_last_comple
     # listen on it directly
     from spinlock_spec.logs import get_logger
 
-    get_logger().addHandler(caplog.handler)
+    logger = get_logger()
+    logger.addHandler(caplog.handler)
     try:
         tensors, meta = c.read_pair(folder / "checkpoint.json", expected_format=c.STATE_FORMAT)
     finally:
-        get_logger().removeHandler(caplog.handler)
+        logger.removeHandler(caplog.handler)
     assert meta["epoch"] == 1 and torch.equal(tensors["w"], torch.zeros(3))
     assert "using the last complete checkpoint" in caplog.text and "checkpoint.prev.safetensors" in caplog.text
     run = RunDir(folder)
