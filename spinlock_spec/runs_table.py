@@ -102,11 +102,12 @@ def compare(paths) -> dict[str, Any]:
     return {"runs": runs, "diffs": diffs}
 
 
-def _cell(value) -> str:
+def cell(value, float_format: str = ".3f") -> str:
+    """One table cell: ``-`` for a missing value, floats in ``float_format``."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return format(value, float_format)
     return str(value)
 
 
@@ -119,7 +120,7 @@ def list_text(records: list[dict]) -> str:
     header = ["NAME", "SPEC", "STATUS", "EPOCHS", "QUALITY", "UTILIZATION"]
     rows = [[r["name"], r["spec"] or (f"sha256:{r['spec_hash'][:12]}" if r["spec_hash"] else "-"), r["status"],
              f"{r['epochs']}/{r['num_epochs']}" if r["num_epochs"] else str(r["epochs"]),
-             _cell(r["quality"]), "-" if r["utilization"] is None else f"{100 * r['utilization']:.1f}%"]
+             cell(r["quality"]), "-" if r["utilization"] is None else f"{100 * r['utilization']:.1f}%"]
             for r in records]
     return table(header, rows)
 
@@ -128,7 +129,7 @@ def compare_text(result: dict) -> str:
     from spinlock_spec.compile.diff import diff_text
 
     runs = result["runs"]
-    rows = [[label] + [_cell(r[key][:12] if key == "spec_hash" and r[key] else r[key]) for r in runs]
+    rows = [[label] + [cell(r[key][:12] if key == "spec_hash" and r[key] else r[key]) for r in runs]
             for key, label in COMPARED]
     out = table(["", *[r["name"] for r in runs]], rows)
     for d in result["diffs"]:

@@ -16,11 +16,9 @@ OFFLINE_HELP = "Never touch the network: use only the local cache (also $SPINLOC
 
 
 def _fmt_metric(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+    from spinlock_spec.runs_table import cell
+
+    return cell(value)
 
 
 def _size(n: int) -> str:

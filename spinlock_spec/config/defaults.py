@@ -15,19 +15,28 @@ from spinlock_spec.config.schema import load_schema
 PATH_VALUES = (("dataset", "path"), ("training", "category_mapping_file"))
 
 
-def _types(schema: dict) -> set:
+def schema_types(schema: dict) -> set:
+    """The JSON types a schema node allows."""
     t = schema.get("type")
     return set(t) if isinstance(t, list) else ({t} if t else set())
 
 
-def _fill(value, schema: dict, path: tuple, positions: Positions):
-    types = _types(schema)
+def canonical_number(value, types: set):
+    """``1`` -> ``1.0`` where only numbers are allowed, ``2.0`` -> ``2`` where only integers are
+    (so that equal specs hash equally); anything else unchanged."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and "number" in types and "integer" not in types:
         return float(value)
     if isinstance(value, float) and "integer" in types and "number" not in types and value.is_integer():
         return int(value)
+    return value
+
+
+def _fill(value, schema: dict, path: tuple, positions: Positions):
+    types = schema_types(schema)
+    if isinstance(value, (bool, int, float)):
+        return canonical_number(value, types)
     if isinstance(value, dict):
         props = schema.get("properties", {})
         for key, sub in props.items():

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spinlock_spec.config import schema_source as source
+from spinlock_spec.config.defaults import canonical_number, schema_types
 from spinlock_spec.config.renames import apply_aliases
 from spinlock_spec.errors import SpecError
 
@@ -50,20 +51,8 @@ def schema_defaults(section: dict) -> dict:
     return out
 
 
-def _types(sub: dict) -> set:
-    t = sub.get("type")
-    return set(t) if isinstance(t, list) else ({t} if t else set())
-
-
 def _coerce(value, sub: dict):
-    types = _types(sub)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and "number" in types and "integer" not in types:
-        return float(value)
-    if isinstance(value, float) and "integer" in types and "number" not in types and value.is_integer():
-        return int(value)
-    return value
+    return canonical_number(value, schema_types(sub))
 
 
 def _check(values: dict, section: dict, where: str) -> None:
@@ -114,7 +103,7 @@ class Section:
         given = cls._prepare(given, extra)
         for key in list(given):
             sub = props.get(key, {})
-            if given[key] is None and "null" not in _types(sub) and sub.get("default") is not None:
+            if given[key] is None and "null" not in schema_types(sub) and sub.get("default") is not None:
                 del given[key]
             elif key not in cls.NESTED:
                 given[key] = _coerce(given[key], sub)
@@ -148,7 +137,7 @@ def _generate(name: str, base: type, extra_field: bool = True) -> type:
         if key in base.NESTED:
             specs.append((key, base.NESTED[key], dataclasses.field(default_factory=base.NESTED[key].from_dict)))
             continue
-        types = [t for t in _types(sub) if t != "null"]
+        types = [t for t in schema_types(sub) if t != "null"]
         typ = _TYPES.get(types[0], Any) if len(types) == 1 else Any
         default = sub.get("default")
         specs.append((key, typ, dataclasses.field(default_factory=lambda d=default: copy.deepcopy(d))))

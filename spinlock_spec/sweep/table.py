@@ -8,6 +8,7 @@ from pathlib import Path
 
 from spinlock_spec.sweep import study as st
 from spinlock_spec.sweep.params import parse_params, trial_overrides
+from spinlock_spec.runs_table import cell
 
 
 def sweep_summary(sweep_dir, write_best: bool = True) -> dict:
@@ -66,11 +67,7 @@ def _best_spec(info, params, best, sweep_dir, write):
 
 
 def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return cell(value, ".4g")
 
 
 def table_text(summary: dict) -> str:
