@@ -35,7 +35,11 @@ from common import ROOT, metadata, print_table, read_metrics, workload_spec, wri
 
 TOLERANCE = 1.05
 # run the tree's own CLI, making sure its package (not an installed one) is the one imported
-CHILD = ("import runpy, sys, spinlock_spec; from pathlib import Path; "
+# (an editable install's import hook is dropped first: it would map the shipped-files subpackages
+# such as spinlock_spec._schemas to the installed checkout, giving the old code the new schema)
+CHILD = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in "
+         "getattr(f, '__module__', '') + getattr(f, '__name__', '')]; "
+         "import runpy, spinlock_spec; from pathlib import Path; "
          "tree = Path(sys.argv.pop(1)).resolve(); "
          "assert Path(spinlock_spec.__file__).resolve().parent.parent == tree, spinlock_spec.__file__; "
          "sys.argv[0] = 'spinlock-spec'; runpy.run_module('spinlock_spec', run_name='__main__')")
