@@ -23,6 +23,7 @@ from spinlock_spec.zoo_ref import entry_name, is_zoo_ref
 
 from spinlock_spec.runs.names import BEST_MODEL_FILE, CONFIG_FILE, FINAL_MODEL_FILE, INITIAL_CATEGORIES_FILE, \
     NORMALIZATION_FILE  # noqa: F401 (CONFIG_FILE, NORMALIZATION_FILE: part of the API)
+
 LEARNABLE_BANNER = ("[LEARNABLE ASSIGNMENT MODE]",
                     "Creating learnable categorical VQ-VAE with end-to-end assignment learning")
 
@@ -234,6 +235,7 @@ def _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, lo
               data_note, quiet, log_format, progress) -> TrainResult:
     from spinlock_spec import run_setup
     from spinlock_spec.train.trainers import trainer_class
+    from spinlock_spec.train.user_quality import final_metrics_hook
 
     spec_ = compiled.spec
     main = dist_ctx.is_main
@@ -253,7 +255,7 @@ def _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, lo
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
                             "trainer_type": compiled.trainer_type},
                   train_stream=streamed.stream if streamed is not None else None,
-                  final_metrics=_user_scale_hook(prepared), **dist_kw)
+                  final_metrics=final_metrics_hook(prepared.preprocessor, prepared.raw_val), **dist_kw)
     if resume_dir is not None:
         done = trainer.resume_from(run, check_spec_hash=False)
         log.info(f"Resuming {run.path} after epoch {done}")
@@ -278,25 +280,6 @@ def _report_column_fates(pre, log) -> None:
         log.info(line)
 
 
-def _user_scale_hook(prepared: PreparedData):
-    """The trainer's final-metrics step: the headline ``quality`` on the user's scale
-    (train/user_quality.py), the former one kept as ``quality_clipped``; warnings about
-    little-used codebook levels."""
-    if prepared.raw_val is None or prepared.raw_val.n_samples == 0:
-        return None
-
-    def hook(model, final: dict) -> dict:
-        from spinlock_spec.train.user_quality import merge_final_metrics, user_scale_metrics
-
-        device = next((p.device for p in model.parameters()), None)
-        final = merge_final_metrics(final, user_scale_metrics(model, prepared.preprocessor,
-                                                              prepared.raw_val, device=device))
-        for line in low_utilization_warnings(final, model.codebook_sizes.cpu().numpy()):
-            get_logger().warning(line)       # before the trainer's "finished" line / event
-        return final
-    return hook
-
-
 def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
     """After training: every input column's fate (tokenized, twin, constant, ...) into
     ``categories.json``."""
@@ -309,31 +292,6 @@ def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
         report = json.loads(categories_path.read_text())
         report["input_features"] = input_feature_report(prepared.preprocessor, report)
         run.write_json(CATEGORIES_FILE, report)
-
-
-LOW_UTILIZATION = 0.5     # a codebook level used below this share of what it can reach is warned about
-
-
-def low_utilization_warnings(final: dict, sizes=None) -> list[str]:
-    """One warning per codebook level whose mean utilization over the categories (final
-    validation metrics) is below LOW_UTILIZATION of what the evaluated rows allow (n rows
-    can use at most n codes of a codebook: ``sizes`` [K, L] and ``final["n_samples"]``),
-    naming its least used categories."""
-    out = []
-    n = final.get("n_samples")
-    for lvl, util in enumerate(final.get("utilization_per_level") or []):
-        reach = 1.0
-        if sizes is not None and n:
-            reach = sum(min(1.0, n / max(1, int(c))) for c in list(sizes[:, lvl])) / len(sizes)
-        if util >= LOW_UTILIZATION * reach:
-            continue
-        suffix = f"/level_{lvl}/utilization"
-        worst = sorted((v, k[: -len(suffix)]) for k, v in final.items() if k.endswith(suffix))[:3]
-        names = ", ".join(f"{name} {100 * v:.0f}%" for v, name in worst)
-        out.append(f"Codebook level {lvl} ends at {100 * util:.1f}% utilization (below "
-                   f"{100 * LOW_UTILIZATION * reach:.0f}%; least used: {names}): its codebooks are larger "
-                   "than the data needs; smaller model.levels or more epochs")
-    return out
 
 
 def _streamed_data(compiled, data, log):

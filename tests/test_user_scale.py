@@ -226,7 +226,7 @@ def test_input_feature_report_names_the_twin_category():
 
 
 def test_low_utilization_warning_names_the_level_and_categories():
-    from spinlock_spec.api import low_utilization_warnings
+    from spinlock_spec.train.user_quality import low_utilization_warnings
 
     final = {"utilization_per_level": [0.9, 0.3],
              "category_0/level_1/utilization": 0.1, "category_1/level_1/utilization": 0.5,

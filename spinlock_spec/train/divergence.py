@@ -6,6 +6,8 @@ resume from it with a lower learning rate (a change the resume rule allows).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import math
 from typing import Any
 
@@ -14,6 +16,18 @@ from ..errors import UserError
 #: A loss above this, or above EXPLOSION_FACTOR x the best validation loss so far, has exploded.
 ABSOLUTE_LIMIT = 1e9
 EXPLOSION_FACTOR = 1e6
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by ``fit`` on Ctrl-C after the resumable state is safe on disk."""
+
+    exit_code = 130
+
+    def __init__(self, epoch: int, checkpoint: Path | None):
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+        where = f"; resumable checkpoint of epoch {epoch}: {checkpoint}" if checkpoint else ""
+        super().__init__(f"training interrupted{where}")
 
 
 class TrainingDivergedError(UserError):

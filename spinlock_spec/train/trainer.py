@@ -34,7 +34,7 @@ import torch
 
 from ..errors import UserError
 from . import checkpoint as ckpt, trainer_state
-from .divergence import TrainingDivergedError, check as check_divergence
+from .divergence import TrainingDivergedError, TrainingInterrupted, check as check_divergence
 from .callbacks import Callback
 from .config import LearnableConfig, TrainingConfig
 from .device import compile_mode, epoch_seed, resolve_device, to_device_arrays
@@ -51,18 +51,6 @@ from ..runs.names import (BEST_MODEL_FILE, BEST_STEM, CATEGORIES_FILE, CHECKPOIN
 __all__ = ["VQVAETrainer", "TrainingInterrupted", "TrainingDivergedError", "compile_mode", "epoch_seed"]
 
 PROGRESS_MIN_BATCHES = 50
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised by ``fit`` on Ctrl-C after the resumable state is safe on disk."""
-
-    exit_code = 130
-
-    def __init__(self, epoch: int, checkpoint: Path | None):
-        self.epoch = epoch
-        self.checkpoint = checkpoint
-        where = f"; resumable checkpoint of epoch {epoch}: {checkpoint}" if checkpoint else ""
-        super().__init__(f"training interrupted{where}")
 
 
 class VQVAETrainer:

@@ -23,6 +23,7 @@ import torch
 from spinlock_spec.data.decode import UserScaleError, decode_tabular
 from spinlock_spec.data.preprocess import Preprocessor, TabularStats
 
+from ..logs import get_logger
 from .metrics import quality_from_mse
 
 
@@ -88,4 +89,45 @@ def merge_final_metrics(final: dict[str, Any], user: dict[str, Any]) -> dict[str
         out["quality_clipped"] = final["quality"]
         out["recon_mse_clipped"] = final.get("recon_mse")
     out.update(user)
+    return out
+
+
+def final_metrics_hook(preprocessor: Preprocessor, raw_val):
+    """The trainer's final-metrics step: the headline ``quality`` on the user's scale, the
+    former one kept as ``quality_clipped``; warnings about little-used codebook levels.
+    None when there are no raw validation rows."""
+    if raw_val is None or raw_val.n_samples == 0:
+        return None
+
+    def hook(model, final: dict) -> dict:
+        device = next((p.device for p in model.parameters()), None)
+        final = merge_final_metrics(final, user_scale_metrics(model, preprocessor, raw_val, device=device))
+        for line in low_utilization_warnings(final, model.codebook_sizes.cpu().numpy()):
+            get_logger().warning(line)       # before the trainer's "finished" line / event
+        return final
+    return hook
+
+
+LOW_UTILIZATION = 0.5     # a codebook level used below this share of what it can reach is warned about
+
+
+def low_utilization_warnings(final: dict, sizes=None) -> list[str]:
+    """One warning per codebook level whose mean utilization over the categories (final
+    validation metrics) is below LOW_UTILIZATION of what the evaluated rows allow (n rows
+    can use at most n codes of a codebook: ``sizes`` [K, L] and ``final["n_samples"]``),
+    naming its least used categories."""
+    out = []
+    n = final.get("n_samples")
+    for lvl, util in enumerate(final.get("utilization_per_level") or []):
+        reach = 1.0
+        if sizes is not None and n:
+            reach = sum(min(1.0, n / max(1, int(c))) for c in list(sizes[:, lvl])) / len(sizes)
+        if util >= LOW_UTILIZATION * reach:
+            continue
+        suffix = f"/level_{lvl}/utilization"
+        worst = sorted((v, k[: -len(suffix)]) for k, v in final.items() if k.endswith(suffix))[:3]
+        names = ", ".join(f"{name} {100 * v:.0f}%" for v, name in worst)
+        out.append(f"Codebook level {lvl} ends at {100 * util:.1f}% utilization (below "
+                   f"{100 * LOW_UTILIZATION * reach:.0f}%; least used: {names}): its codebooks are larger "
+                   "than the data needs; smaller model.levels or more epochs")
     return out
