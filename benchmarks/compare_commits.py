@@ -15,6 +15,12 @@ affects both sides alike. The figure per run is the median training time of epoc
 excluded); the ratio per pair is after / before, and the result per mode is the median over
 pairs. A time ratio <= 1.05 passes (at most 5 % slower).
 
+``--measure cpu`` is for a machine that other jobs share: wall time per epoch under
+contention varies several-fold from run to run (OpenMP threads spin while they wait for a
+core), so each side is instead run single-threaded twice, for 1 epoch and for ``--epochs``
+epochs, and the figure is the difference of the two processes' CPU time (user + system)
+divided by the extra epochs: the compute an epoch costs, start-up cancelled out.
+
 Writes benchmarks/results/compare_commits.json (or --out).
 """
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,25 +69,40 @@ def checkout(ref: str, base: Path, label: str) -> tuple[Path, str, bool]:
     return tree, commit, True
 
 
-def run_once(tree: Path, spec_path: Path, run_dir: Path, args) -> dict:
+def _train(tree: Path, spec_path: Path, run_dir: Path, args, *, threads: int, epochs: int | None = None
+           ) -> tuple[float, float]:
+    """Train once in a fresh process: (wall seconds, CPU seconds of that process)."""
     cmd = [sys.executable, "-c", CHILD, str(tree), "train", str(spec_path), "--out", str(run_dir), "--quiet",
            "--set", "training.device=cpu"]
+    if epochs is not None:
+        cmd += ["--epochs", str(epochs)]
     if args.taskset:
         cmd = ["taskset", "-c", args.taskset, *cmd]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(tree), OMP_NUM_THREADS=str(args.threads))
+    env.update(PYTHONPATH=str(tree), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=args.timeout)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"training in {tree} failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_once(tree: Path, spec_path: Path, run_dir: Path, args) -> dict:
+    if args.measure == "cpu":
+        _, cpu_one = _train(tree, spec_path, run_dir, args, threads=1, epochs=1)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    wall, cpu = _train(tree, spec_path, run_dir, args, threads=1 if args.measure == "cpu" else args.threads)
     records = read_metrics(run_dir)
     train_s = [r["train_time_s"] for r in records]
     steady = train_s[1:] or train_s
     hist = json.loads((run_dir / "training_history.json").read_text())
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"epoch_s_median": round(statistics.median(steady), 4), "epoch_train_s": [round(t, 4) for t in train_s],
-            "wall_s": round(wall, 2), "quality": round(hist["final_metrics"]["quality"], 4)}
+    figure = (cpu - cpu_one) / max(1, len(records) - 1) if args.measure == "cpu" else statistics.median(steady)
+    return {"epoch_s_median": round(figure, 4), "epoch_train_s": [round(t, 4) for t in train_s],
+            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "quality": round(hist["final_metrics"]["quality"], 4)}
 
 
 def main(argv=None) -> int:
@@ -91,10 +113,15 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=6, help="back-to-back pairs per mode (default 6)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each run (default 2)")
+    p.add_argument("--measure", choices=("wall", "cpu"), default="wall",
+                   help="wall: median training seconds of epochs 2- (quiet machine); cpu: CPU seconds an "
+                        "epoch adds, single-threaded (a machine shared with other jobs)")
     p.add_argument("--taskset", default=None, help="pin each run to these CPUs (taskset -c LIST), e.g. 0,1")
     p.add_argument("--timeout", type=float, default=900, help="seconds per run")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/compare_commits.json)")
     args = p.parse_args(argv)
+    if args.measure == "cpu" and args.epochs < 2:
+        p.error("--measure cpu needs --epochs 2 or more")
     modes = [m.strip() for m in args.modes.split(",")]
     base = Path(tempfile.mkdtemp(prefix="compare_commits-"))
     trees = []
@@ -118,7 +145,7 @@ def main(argv=None) -> int:
                     got[t["side"]] = r
                 ratio = got["after"]["epoch_s_median"] / got["before"]["epoch_s_median"]
                 pairs[mode].append(round(ratio, 4))
-                print(f"pair {i + 1}/{args.pairs} {mode}: before {got['before']['epoch_s_median']} s/epoch, "
+                print(f"pair {i + 1}/{args.pairs} {mode} ({args.measure}): before {got['before']['epoch_s_median']} s/epoch, "
                       f"after {got['after']['epoch_s_median']} s/epoch, after/before {ratio:.3f}", flush=True)
     finally:
         for t in trees:
@@ -140,11 +167,13 @@ def main(argv=None) -> int:
                           ("after_epoch_s", "after s/epoch"), ("ratio_median", "after/before (median of pairs)"),
                           ("ratio_min", "min"), ("ratio_max", "max"), ("before_quality", "quality before"),
                           ("after_quality", "quality after"), ("verdict", f"<= {TOLERANCE}")],
-                title=f"\nworkload A, CPU, {args.epochs} epochs, {args.threads} threads: "
+                title=f"\nworkload A, CPU, {args.epochs} epochs, {args.measure} time, "
+                      f"{1 if args.measure == 'cpu' else args.threads} threads: "
                       f"{trees[0]['commit'][:10]} (before) vs {trees[1]['commit'][:10]} (after)")
     write_json({"benchmark": "compare_commits", "meta": metadata(),
                 "before": {k: trees[0][k] for k in ("ref", "commit")}, "after": {k: trees[1][k] for k in ("ref", "commit")},
-                "epochs": args.epochs, "threads": args.threads, "taskset": args.taskset, "tolerance": TOLERANCE,
+                "epochs": args.epochs, "measure": args.measure,
+                "threads": 1 if args.measure == "cpu" else args.threads, "taskset": args.taskset, "tolerance": TOLERANCE,
                 "ratio_per_pair": pairs, "summary": summary, "runs": runs}, "compare_commits", args.out)
     return 0 if all(s["verdict"] == "pass" for s in summary) else 1
 
