@@ -30,6 +30,8 @@ _ROWS = [
     ("E011", "a sweep's base spec or trial specs have errors (each shown at its -p argument and value)",
      "fix or drop the values named"),
     ("E012", "a sweep with a range was given no --trials", "add --trials N"),
+    ("E013", "`sweep --metric probe` without --labels, or --labels with another metric",
+     "--metric probe --labels NAME (an array of the spec's data file, or a labels file)"),
     # -- reading a spec ------------------------------------------------------------------------
     ("E100", "YAML syntax error, or a scalar or merge key that cannot be read",
      "fix the YAML at the position shown"),

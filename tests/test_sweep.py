@@ -223,3 +223,46 @@ def test_search_workers_draw_different_values(tmp_path):
     draws = {(r["values"]["training.learning_rate"], r["values"]["training.batch_size"]) for r in rows}
     assert len(draws) == 3
     assert all(1e-4 <= lr <= 1e-2 and 32 <= bs <= 128 and isinstance(bs, int) for lr, bs in draws)
+
+
+def test_probe_metric_needs_labels(tmp_path):
+    """--metric probe without --labels (or --labels with another metric) stops before any
+    trial runs, located at the option."""
+    proc = cli("sweep", SPEC, *GRID, "--metric", "probe", "--out", tmp_path / "sw")
+    assert_user_error(proc, "E013", "--metric probe needs --labels")
+    assert not (tmp_path / "sw").exists()
+    proc = cli("sweep", SPEC, *GRID, "--labels", "y", "--out", tmp_path / "sw2")
+    assert_user_error(proc, "E013", "--labels is read by --metric probe only")
+
+
+@pytest.mark.slow
+def test_probe_metric_sweep_on_breast_cancer(tmp_path):
+    """`--metric probe --labels FILE`: each trial's figure is the probe accuracy of its tokens
+    (all levels) on the spec's own data, the same figure its evaluation.json shows."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    from spinlock_spec.data.dataset import Dataset
+    from spinlock_spec.data.npz import write_npz
+
+    bunch = load_breast_cancer()
+    x = bunch.data.astype(np.float32)
+    data = write_npz(Dataset({"summary": x}, column_names={"summary": list(bunch.feature_names)},
+                             n_samples=len(x)), tmp_path / "bc.npz")
+    np.save(tmp_path / "labels.npy", bunch.target)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"dataset:\n  path: {data}\nfamilies:\n  summary:\n    encoder: identity\n"
+                    "training:\n  batch_size: 64\nrandom_seed: 0\n")
+    out = tmp_path / "sw"
+    proc = cli("sweep", spec, "-p", "model.commitment_cost=0.25,0.5", "--epochs", "2", "--metric", "probe",
+               "--labels", tmp_path / "labels.npy", "--no-prune", "--out", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = _show(out)["trials"]
+    assert [r["status"] for r in rows] == ["complete", "complete"], rows
+    majority = max(np.mean(bunch.target), 1 - np.mean(bunch.target))
+    for row in rows:
+        evaluation = json.loads((Path(row["run_dir"]) / "evaluation.json").read_text())
+        table = evaluation["probe"]["rows"]
+        assert row["metric"] == pytest.approx(table["tokens all levels"]["accuracy"])
+        assert row["metric"] > majority + 0.1        # the tokens carry the diagnosis
+        assert evaluation["n_rows"] == len(x)

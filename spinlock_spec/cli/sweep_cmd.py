@@ -39,6 +39,9 @@ def sweep_group():
               help="Trials to run (default for lists alone: the whole grid; ranges need it).")
 @click.option("--metric", type=click.Choice(["quality", "val_loss", "probe"]), default="quality",
               show_default=True, help="What the sweep optimizes (quality, probe: higher; val_loss: lower).")
+@click.option("--labels", type=str, default=None,
+              help="With --metric probe: the labels a linear probe predicts from each trial's tokens "
+                   "(an array of the spec's data file, or a file: .npy, one-array .npz, one label per line).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes on this machine (each trains one trial at a time).")
 @click.option("--out", type=str, default=None, help="Sweep folder (default sweeps/<spec-name>).")
@@ -58,7 +61,7 @@ def sweep_group():
 @format_option(help="text: the final table for people; json: it as one JSON document on stdout (errors "
                    "too). Worker progress lines go to stderr.")
 @click.pass_context
-def sweep_run(ctx, spec, params, trials, metric, jobs, out, epochs, fixed, storage, study_name, gpus,
+def sweep_run(ctx, spec, params, trials, metric, labels, jobs, out, epochs, fixed, storage, study_name, gpus,
               no_prune, seed, fmt):
     """Run (or resume, or join) a sweep of SPEC.
 
@@ -74,7 +77,8 @@ def sweep_run(ctx, spec, params, trials, metric, jobs, out, epochs, fixed, stora
     name = Path(spec[4:] if spec.startswith("zoo:") else spec).stem
     opts = SweepOptions(spec=spec, params=tuple(params), fixed=tuple(fixed), metric=metric, trials=trials,
                         jobs=jobs, out=out or f"sweeps/{name}", epochs=epochs, storage=storage,
-                        study=study_name, gpus=gpu_list, prune=not no_prune, seed=seed)
+                        study=study_name, gpus=gpu_list, prune=not no_prune, seed=seed,
+                        labels=labels)
     info = start(opts)
     d = info["definition"]
     click.echo(f"sweep {opts.out}: {d['trials']} trial(s) of {spec}, {metric}, {jobs} worker(s); "

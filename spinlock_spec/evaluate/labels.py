@@ -15,6 +15,10 @@ def read_labels(name: str, data_path, n_rows: int) -> np.ndarray:
     if path.is_file():
         values = _read_file(path)
         where = str(path)
+    elif data_path is None:
+        raise DataError(f"--labels {name}: not a file, and the data is the embedded synthetic set "
+                        f"(it has no arrays to name)", code="D042",
+                        hint="give a labels file: .npy, a one-array .npz, or text with one label per line")
     else:
         values = _read_key(name, Path(data_path))
         where = f"{data_path}:{name}"

@@ -14,7 +14,8 @@ import numpy as np
 
 
 def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096) -> dict[str, Any]:
-    """Metrics of ``run`` (an ``api.Run``) on the dataset file ``data``."""
+    """Metrics of ``run`` (an ``api.Run``) on the dataset file ``data`` (None: the run's own
+    dataset, as its spec names it)."""
     import torch
 
     from spinlock_spec import api
@@ -49,7 +50,8 @@ def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096
         "dead_codes": flat["dead_codes"], "codebook_entries": flat["codebook_entries"],
         "usage": table}
     if labels is not None:
-        y = read_labels(labels, data, raw.n_samples)
+        y = read_labels(labels, data if data is not None else run.compiled.spec["dataset"].get("path"),
+                        raw.n_samples)
         feats = [user_z(stats, raw.arrays[fam]) for fam, stats in run.preprocessor.families.items()
                  if isinstance(stats, TabularStats)]
         raw_features = np.concatenate(feats, axis=1) if feats else np.zeros((raw.n_samples, 0))

@@ -31,6 +31,7 @@ class SweepOptions:
     gpus: tuple = ()
     prune: bool = True
     seed: int = 0
+    labels: str | None = None
 
 
 def prepare(opts: SweepOptions):
@@ -38,6 +39,7 @@ def prepare(opts: SweepOptions):
     st.require_optuna()
     params = parse_params(opts.params)
     fixed = list(opts.fixed) + ([f"training.num_epochs={int(opts.epochs)}"] if opts.epochs else [])
+    labels = _labels(opts)
     checked = check_all(opts.spec, params, fixed)
     grid_values = None
     if is_grid(params):
@@ -55,7 +57,25 @@ def prepare(opts: SweepOptions):
                   "params": [p.text for p in params], "fixed": fixed, "metric": opts.metric,
                   "trials": int(trials), "prune": bool(opts.prune), "seed": int(opts.seed),
                   "grid": grid_values is not None}
+    if labels is not None:
+        definition["labels"] = labels
     return definition, grid_values, params
+
+
+def _labels(opts: SweepOptions) -> str | None:
+    """The probe's labels as stored in the sweep: a file's absolute path, or a data-file key."""
+    if opts.metric == "probe" and not opts.labels:
+        raise st.SweepError("--metric probe needs --labels NAME: the probe predicts those labels from "
+                            "every trial's tokens", code="E013",
+                            hint="--labels KEY (an array of the spec's data file) or --labels FILE "
+                                 "(.npy, one-array .npz, text: one label per line)")
+    if opts.labels and opts.metric != "probe":
+        raise st.SweepError(f"--labels is read by --metric probe only (this sweep's metric is "
+                            f"{opts.metric})", code="E013", hint="drop --labels, or use --metric probe")
+    if not opts.labels:
+        return None
+    path = Path(opts.labels)
+    return str(path.resolve()) if path.is_file() else opts.labels
 
 
 def start(opts: SweepOptions) -> dict:

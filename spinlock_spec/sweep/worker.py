@@ -91,17 +91,34 @@ class Heartbeat(threading.Thread):
                 return
 
 
-def metric_value(metric: str, history: dict) -> float:
+PROBE_ROW = "tokens all levels"
+
+
+def metric_value(metric: str, history: dict, run_dir=None, labels: str | None = None) -> float:
+    """The trial's figure: from the run's history, or for ``probe`` a linear probe of
+    ``labels`` from the run's tokens of its own data (``evaluate``'s, accuracy of all levels)."""
     final = history.get("final_metrics") or {}
     if metric == "val_loss":
         value = history.get("best_val_loss")
     elif metric == "quality":
         value = final.get("quality")
     else:
-        value = final.get("probe_accuracy", final.get("probe"))
+        value = _probe_accuracy(run_dir, labels) if labels is not None and run_dir is not None else None
     if value is None:
         raise UserError(f"the run reports no {metric} metric", code="E604")
     return float(value)
+
+
+def _probe_accuracy(run_dir, labels: str) -> float | None:
+    from spinlock_spec import api
+    from spinlock_spec.evaluate import evaluate_run
+    from spinlock_spec.runs.folder import RunDir
+    from spinlock_spec.runs.names import EVALUATION_FILE
+
+    run = api.load_run(run_dir)
+    result = evaluate_run(run, None, labels)
+    RunDir(run_dir).write_json(EVALUATION_FILE, result)       # `report` shows it with the run
+    return (result.get("probe") or {}).get("rows", {}).get(PROBE_ROW, {}).get("accuracy")
 
 
 class Worker:
@@ -239,7 +256,7 @@ class Worker:
                 result = api.train(self.spec, overrides=overrides, out=run_dir, progress=False)
             finally:
                 feed.stop()
-            value = metric_value(self.metric, result.history)
+            value = metric_value(self.metric, result.history, run_dir, self.definition.get("labels"))
             trial.set_user_attr("seconds", time.perf_counter() - t0)
             self.study.tell(trial, value)
             told = True
