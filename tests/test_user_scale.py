@@ -239,3 +239,16 @@ def test_low_utilization_warning_names_the_level_and_categories():
     sizes = np.array([[64, 8], [64, 8]])
     assert low_utilization_warnings({"utilization_per_level": [0.35, 0.9], "n_samples": 40}, sizes) == []
     assert len(low_utilization_warnings({"utilization_per_level": [0.2, 0.9], "n_samples": 40}, sizes)) == 1
+
+
+def test_evaluate_names_its_stages_for_the_progress_lines(breast_cancer_run):
+    """`evaluate` tells the CLI's progress lines what it is doing: reading, encoding, probing."""
+    from spinlock_spec import api
+    from spinlock_spec.evaluate import evaluate_run
+
+    tmp, data, out, _, x = breast_cancer_run
+    seen: list[str] = []
+    labels = str(tmp / "labels.npz")
+    evaluate_run(api.load_run(out), data, labels, stage=seen.append)
+    assert seen == [f"reading {data}", f"encoding and decoding {len(x)} rows",
+                    f"linear probes of {labels} (tokens and raw features)"]

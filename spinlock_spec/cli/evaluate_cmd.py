@@ -22,8 +22,12 @@ def evaluate_cmd(run, data, labels, which, fmt, no_save):
     from spinlock_spec import api
     from spinlock_spec.evaluate import evaluate_run, format_text
 
-    loaded = api.load_run(run, which=which)
-    result = evaluate_run(loaded, data, labels)
+    from spinlock_spec.cli.progress import Progress
+
+    with Progress("evaluate") as progress:
+        progress.stage(f"loading {run}")
+        loaded = api.load_run(run, which=which)
+        result = evaluate_run(loaded, data, labels, stage=progress.stage)
     result["weights"] = which
     if not no_save and not str(run).startswith("zoo:"):
         from spinlock_spec.runs.folder import RunDir

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 
 
-def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096) -> dict[str, Any]:
+def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096,
+                 stage=None) -> dict[str, Any]:
     """Metrics of ``run`` (an ``api.Run``) on the dataset file ``data`` (None: the run's own
-    dataset, as its spec names it)."""
+    dataset, as its spec names it).  ``stage(text)``, when given, is told each stage's name
+    (the CLI's progress lines)."""
     import torch
 
     from spinlock_spec import api
@@ -27,7 +29,10 @@ def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096
     from .labels import read_labels
     from .probe import probe_table
 
+    stage = stage or (lambda text: None)
+    stage(f"reading {data}" if data is not None else "reading the spec's dataset")
     raw = api.load_data(run.compiled, data)
+    stage(f"encoding and decoding {raw.n_samples:,} rows")
     codes: list[torch.Tensor] = []
     model = run.model
     user = user_scale_metrics(model, run.preprocessor, raw, batch_size=batch_size, codes_out=codes)
@@ -50,6 +55,7 @@ def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096
         "dead_codes": flat["dead_codes"], "codebook_entries": flat["codebook_entries"],
         "usage": table}
     if labels is not None:
+        stage(f"linear probes of {labels} (tokens and raw features)")
         y = read_labels(labels, data if data is not None else run.compiled.spec["dataset"].get("path"),
                         raw.n_samples)
         feats = [user_z(stats, raw.arrays[fam]) for fam, stats in run.preprocessor.families.items()
