@@ -116,3 +116,6 @@ def main(argv: list[str] | None = None) -> None:
                    "  this is a bug in spinlock-spec; rerun with SPINLOCK_SPEC_DEBUG=1 for the traceback "
                    "and report it", err=True)
         sys.exit(3)
+    if argv is None:          # the process's own command line: a CUDA run ends without teardown
+        from spinlock_spec.cli.fast_exit import exit_now_after_cuda
+        exit_now_after_cuda()

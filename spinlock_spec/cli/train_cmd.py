@@ -103,6 +103,9 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
         result = api.train(spec, **kwargs)
         if dry_run:
             _print_resolved(result.compiled, log_format)
+        else:
+            from spinlock_spec.cli import fast_exit
+            fast_exit.allow()
     except TrainingInterrupted:
         sys.exit(130)
     except Exception as exc:      # several processes (torchrun): show each failure once

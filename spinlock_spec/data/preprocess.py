@@ -64,6 +64,7 @@ import numpy as np
 
 from spinlock_spec.errors import DataError
 
+from .colstats import by_columns
 from .dataset import Dataset
 from .tabular_stats import (CONSTANT, MISSING, TOKENIZED, TWIN, UNSTABLE,  # noqa: F401
                             TabularStats, saved_fates)
@@ -143,14 +144,14 @@ def _clip_bounds(x: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     method = cfg["outlier_method"]
     if method == "percentile":
         lo_p, hi_p = cfg["percentile_range"]
-        low, high = np.percentile(x, [lo_p, hi_p], axis=0)
+        low, high = by_columns(np.percentile, x, [lo_p, hi_p])
     elif method == "iqr":
         k = float(cfg["iqr_multiplier"])
-        q1, q3 = np.percentile(x, [25.0, 75.0], axis=0)
+        q1, q3 = by_columns(np.percentile, x, [25.0, 75.0])
         low, high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
     elif method == "mad":
-        med = np.median(x, axis=0)
-        width = float(cfg["mad_threshold"]) * np.median(np.abs(x - med), axis=0)
+        med = by_columns(np.median, x)
+        width = float(cfg["mad_threshold"]) * by_columns(np.median, np.abs(x - med))
         low, high = med - width, med + width
     else:
         raise DataError(f"unknown outlier_method {method!r} (percentile, iqr or mad)",
@@ -258,8 +259,8 @@ class Preprocessor:
         slope, intercept = np.zeros(n_in), np.full(n_in, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns
-            user_center = np.where(all_nan, 0.0, np.nanmean(x, axis=0))
-            user_scale = np.where(all_nan, 1.0, np.nanstd(x, axis=0))
+            user_center = np.where(all_nan, 0.0, by_columns(np.nanmean, x))
+            user_scale = np.where(all_nan, 1.0, by_columns(np.nanstd, x))
         user_scale = np.where(np.isfinite(user_scale) & (user_scale > _EPS), user_scale, 1.0)
         if all_nan.any():
             dropped = [names[j] for j in np.flatnonzero(all_nan)]
@@ -269,7 +270,7 @@ class Preprocessor:
         if kept.size == 0:
             raise DataError(f"{train.source}: family {family!r} is all NaN in the training split")
         x, missing = x[:, kept], missing[kept]
-        medians = np.nanmedian(x, axis=0)
+        medians = by_columns(np.nanmedian, x)
         x = np.where(np.isnan(x), medians, x)
         unclipped = x
         low = np.full(kept.size, -np.inf)
@@ -315,7 +316,7 @@ class Preprocessor:
         transforms = fit_transform_params(x, self.method)
         if transforms.active:
             x = transforms.forward(x)
-        center, scale = _spread(x, self.method, axis=0)
+        center, scale = by_columns(lambda block: _spread(block, self.method, axis=0), x, axis=None)
         return TabularStats(
             n_input_columns=n_in, kept=kept.astype(np.int64), impute=medians, clip_low=low,
             clip_high=high, center=center, scale=scale, column_names=[names[j] for j in kept],

@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import math
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from spinlock_spec.errors import DataError
 
+from .colstats import thread_count
 from .dataset import Dataset
 from .shapes import (FIELD_FAMILIES, SYNTHETIC_DEFAULTS, columns_per_group, is_temporal_family,
                      with_defaults)
@@ -104,37 +106,57 @@ def draw_latents(cfg: dict) -> list[np.ndarray]:
     return [rng.standard_normal((cfg["n_samples"], int(k))) for k in ks]
 
 
-def _tabular_column(z: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
-    k = z.shape[1]
+COLUMN_BLOCK = 32       # columns drawn ahead and then computed together in threads
+
+
+def _column_draws(k: int, n: int, rng: np.random.Generator) -> tuple:
+    """One column's random numbers, in the order the generator has always drawn them."""
     mix = np.concatenate([[1.0], rng.uniform(-0.5, 0.5, size=k - 1)])
-    lin = z @ (mix / np.linalg.norm(mix))
     v = rng.standard_normal(k)
-    u = z @ (v / np.linalg.norm(v))
     kind = rng.integers(3)
-    nl = np.tanh(1.5 * u) if kind == 0 else np.sin(1.5 * u) if kind == 1 else u * u
     a = rng.uniform(0.35, 0.55)
-    clean = _standardize(math.sqrt(1.0 - a * a) * lin + a * _standardize(nl))
-    col = clean + noise * rng.standard_normal(z.shape[0])
+    eps = rng.standard_normal(n)
     sign = 1.0 if rng.random() < 0.5 else -1.0
     scale = 10.0 ** rng.uniform(-1.0, 1.5)
     offset = rng.uniform(-50.0, 50.0)
+    return mix, v, kind, a, eps, sign, scale, offset
+
+
+def _tabular_column(z: np.ndarray, draws: tuple, noise: float) -> np.ndarray:
+    mix, v, kind, a, eps, sign, scale, offset = draws
+    lin = z @ (mix / np.linalg.norm(mix))
+    u = z @ (v / np.linalg.norm(v))
+    nl = np.tanh(1.5 * u) if kind == 0 else np.sin(1.5 * u) if kind == 1 else u * u
+    clean = _standardize(math.sqrt(1.0 - a * a) * lin + a * _standardize(nl))
+    col = clean + noise * eps
     return sign * scale * col + offset
 
 
 def _tabular_family(name: str, latents: list[np.ndarray], cfg: dict, width: int | None = None):
     """The family's columns; ``width`` (default: the layout of :mod:`.shapes`) keeps that many
-    of the shuffled columns, drawn with enough columns per group."""
+    of the shuffled columns, drawn with enough columns per group.  The random numbers of a
+    block of columns are drawn in order, then the block's columns are computed in threads
+    (numpy releases the GIL): the same numbers as one column at a time."""
     rng = _family_rng(cfg["seed"], name)
     per_group = columns_per_group(name, cfg) if width is None else -(-int(width) // len(latents))
     n = cfg["n_samples"]
     n_cols = per_group * len(latents)
     groups = np.repeat(np.arange(len(latents)), per_group)
-    out = np.empty((n, n_cols), dtype=np.float32)
-    for j, g in enumerate(groups):
-        out[:, j] = _tabular_column(latents[g], rng, float(cfg["noise"]))
+    by_column = np.empty((n_cols, n), dtype=np.float32)    # a column per row: contiguous writes
+    noise = float(cfg["noise"])
+
+    def fill(job: tuple[int, tuple]) -> None:
+        j, draws = job
+        by_column[j] = _tabular_column(latents[groups[j]], draws, noise)
+
+    with ThreadPoolExecutor(thread_count(COLUMN_BLOCK), thread_name_prefix="spinlock-synth") as pool:
+        for start in range(0, n_cols, COLUMN_BLOCK):
+            block = range(start, min(start + COLUMN_BLOCK, n_cols))
+            jobs = [(j, _column_draws(latents[groups[j]].shape[1], n, rng)) for j in block]
+            list(pool.map(fill, jobs))
     perm = rng.permutation(n_cols)[:n_cols if width is None else int(width)]
     names = [f"{name}_{j:03d}" for j in range(perm.size)]
-    return out[:, perm], groups[perm].astype(np.int64), names
+    return by_column[perm].T, groups[perm].astype(np.int64), names
 
 
 def _temporal_family(name: str, latents: list[np.ndarray], cfg: dict):

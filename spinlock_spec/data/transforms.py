@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .colstats import by_columns
+
 TRANSFORM_METHODS = ("yeo-johnson", "quantile", "auto")
 NONE, YEO_JOHNSON, QUANTILE = 0, 1, 2
 TAIL_Z = 5.0
@@ -188,10 +190,14 @@ def _interp_both(x: np.ndarray, quantiles: np.ndarray, references: np.ndarray) -
 
 # --------------------------------------------------------------------------- fitting
 def heavy_tailed(x: np.ndarray) -> np.ndarray:
-    """Boolean [D]: the columns of ``x`` [N, D] (finite) with heavy tails (module docstring)."""
-    x = np.asarray(x, np.float64)
-    med = np.median(x, axis=0)
-    q1, q3 = np.percentile(x, [25.0, 75.0], axis=0)
+    """Boolean [D]: the columns of ``x`` [N, D] (finite) with heavy tails (module docstring).
+    Each column on its own, so blocks of columns are judged in threads."""
+    return by_columns(_heavy_tailed_block, np.asarray(x, np.float64), axis=None)
+
+
+def _heavy_tailed_block(x: np.ndarray) -> np.ndarray:
+    med = by_columns(np.median, x)
+    q1, q3 = by_columns(np.percentile, x, [25.0, 75.0])
     robust = (q3 - q1) / IQR_TO_STD
     std = x.std(axis=0)
     robust = np.where(robust > 1e-12, robust, std)
@@ -199,7 +205,8 @@ def heavy_tailed(x: np.ndarray) -> np.ndarray:
         z = np.abs(x - med) / np.where(robust > 1e-12, robust, np.inf)
         tail = (z > TAIL_Z).mean(axis=0)
         c = x - x.mean(axis=0)
-        kurt = (c ** 4).mean(axis=0) / np.where(std > 1e-12, std ** 4, np.inf) - 3.0
+        c *= c                  # c ** 4 as a square of squares: numpy's pow takes ~30x longer
+        kurt = (c * c).mean(axis=0) / np.where(std > 1e-12, std ** 4, np.inf) - 3.0
     return (tail > TAIL_MASS) | (kurt > KURTOSIS)
 
 
@@ -228,8 +235,8 @@ def fit_transform_params(x: np.ndarray, method: str) -> ColumnTransforms:
     from sklearn.preprocessing import PowerTransformer
 
     sub = fit_rows[:, cols]
-    med = np.median(sub, axis=0)
-    q1, q3 = np.percentile(sub, [25.0, 75.0], axis=0)
+    med = by_columns(np.median, sub)
+    q1, q3 = by_columns(np.percentile, sub, [25.0, 75.0])
     scale = (q3 - q1) / IQR_TO_STD
     std = sub.std(axis=0)
     scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
