@@ -27,9 +27,15 @@ def allow() -> None:
 
 
 def exit_now_after_cuda() -> None:
+    """:func:`finish` when the command allowed it and this process started CUDA."""
     torch = sys.modules.get("torch")
     if not _allowed or torch is None or not torch.cuda.is_initialized():
         return
+    finish()
+
+
+def finish() -> None:
+    """Flush and close the log handlers and the standard streams, then ``os._exit(0)``."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

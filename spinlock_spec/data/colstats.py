@@ -34,6 +34,22 @@ def thread_count(items: int) -> int:
     return max(1, min(MAX_THREADS, cores, items))
 
 
+def column_blocks(fn: Callable[[slice], object], columns: int, cells: int):
+    """``fn(block)`` for slices ``block`` covering ``range(columns)``, in threads when the
+    work (``cells`` values) is large, joined along the last axis (a tuple element by
+    element) -- as ``fn(slice(0, columns))`` for a per-column ``fn``."""
+    threads = thread_count(columns)
+    if threads < 2 or cells < MIN_CELLS:
+        return fn(slice(0, columns))
+    edges = np.linspace(0, columns, threads + 1).astype(np.int64)
+    blocks = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    with ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX) as pool:
+        parts = list(pool.map(fn, blocks))
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p, axis=-1) for p in zip(*parts))
+    return np.concatenate(parts, axis=-1)
+
+
 def by_columns(fn: Callable[..., np.ndarray], x: np.ndarray, *args, axis: int | None = 0, **kwargs):
     """``fn(x, *args, axis=0, **kwargs)`` for a 2-d ``x``, over blocks of columns in threads
     (``axis=None``: ``fn(block, *args, **kwargs)``, for a function that works per column
@@ -41,12 +57,6 @@ def by_columns(fn: Callable[..., np.ndarray], x: np.ndarray, *args, axis: int | 
     list of q gives [len(q), D]); a tuple of such outputs is joined element by element."""
     x = np.asarray(x)
     kw = dict(kwargs) if axis is None else {**kwargs, "axis": axis}
-    threads = thread_count(x.shape[1]) if x.ndim == 2 else 1
-    if threads < 2 or x.size < MIN_CELLS:
+    if x.ndim != 2:
         return fn(x, *args, **kw)
-    edges = np.linspace(0, x.shape[1], threads + 1).astype(np.int64)
-    with ThreadPoolExecutor(threads, thread_name_prefix=_WORKER_PREFIX) as pool:
-        parts = list(pool.map(lambda ab: fn(x[:, ab[0]:ab[1]], *args, **kw), zip(edges[:-1], edges[1:])))
-    if isinstance(parts[0], tuple):
-        return tuple(np.concatenate(p, axis=-1) for p in zip(*parts))
-    return np.concatenate(parts, axis=-1)
+    return column_blocks(lambda cols: fn(x[:, cols], *args, **kw), x.shape[1], x.size)

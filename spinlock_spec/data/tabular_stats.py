@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .colstats import column_blocks
 from .transforms import ColumnTransforms
 
 # fates of input columns (TabularStats.fate)
@@ -61,14 +62,22 @@ class TabularStats:
                                                   self.scale, self.user_scale[self.kept])
 
     def apply(self, arr: np.ndarray) -> np.ndarray:
-        x = np.asarray(arr, np.float64)[:, self.kept]
-        bad = ~np.isfinite(x)
-        if bad.any():
-            x = np.where(bad, self.impute, x)
-        x = np.clip(x, self.clip_low, self.clip_high)
-        if self.transforms.active:
-            x = self.transforms.forward(x)
-        return ((x - self.center) / self.scale).astype(np.float32)
+        """Clean and normalize ``arr`` [N, n_input_columns] -> float32 [N, kept]; every
+        column on its own, so blocks of columns are done in threads (data/colstats.py)."""
+        arr = np.asarray(arr)
+
+        def block(cols: slice) -> np.ndarray:
+            x = np.asarray(arr[:, self.kept[cols]], np.float64)
+            bad = ~np.isfinite(x)
+            if bad.any():
+                x = np.where(bad, self.impute[cols], x)
+            x = np.clip(x, self.clip_low[cols], self.clip_high[cols])
+            transforms = self.transforms.columns(cols)
+            if transforms.active:
+                x = transforms.forward(x)
+            return ((x - self.center[cols]) / self.scale[cols]).astype(np.float32)
+
+        return column_blocks(block, len(self.kept), arr.shape[0] * len(self.kept))
 
     def column_fates(self) -> list[dict]:
         """Where every input column went (one dict per input column, in file order)."""

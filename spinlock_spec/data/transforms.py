@@ -73,6 +73,14 @@ class ColumnTransforms:
         return ColumnTransforms(self.kind[mask], self.pre_center[mask], self.pre_scale[mask],
                                 self.lambdas[mask], q, self.references, self.low[mask], self.high[mask])
 
+    def columns(self, cols: slice) -> ColumnTransforms:
+        """The transforms of the columns ``cols`` (a slice; the whole set for all of them)."""
+        if cols == slice(0, len(self.kind)):
+            return self
+        mask = np.zeros(len(self.kind), bool)
+        mask[cols] = True
+        return self.subset(mask)
+
     # -- both directions --------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
         """[N, D] float64 (finite) -> transformed columns."""
