@@ -89,6 +89,9 @@ def run_one(args, work: Path, mode: str, nproc: int, batch: int, label: str) -> 
         "samples_per_s_incl_val": round(n_train / statistics.median(steady), 1),
         "startup_and_exit_s": round(wall - sum(epoch_s), 2),
         "quality": round(hist["final_metrics"]["quality"], 4),
+        # issue 18's quality targets (0.911 / 0.907) were taken on this scale, before issue 16
+        # moved the headline figure to the user's scale (unclipped columns)
+        "quality_clipped": round(hist["final_metrics"].get("quality_clipped", float("nan")), 4),
         "quality_per_epoch": [round(1.0 - r["val_terms"]["recon"], 4) for r in records],
         "epoch_s": [round(t, 4) for t in epoch_s], "epoch_train_s": [round(t, 4) for t in train_s],
     })
@@ -179,7 +182,8 @@ def main(argv=None) -> int:
                 print(f"done: {label}: wall {rows[-1]['wall_s']} s", flush=True)
     cols = [("run", "run"), ("first_epoch_s", "first epoch s"), ("steady_epoch_s", "steady epoch s"),
             ("steady_samples_per_s", "steady samples/s"), ("samples_per_s_incl_val", "samples/s incl. val"),
-            ("wall_s", f"wall ({args.epochs} ep.) s"), ("quality", "quality")]
+            ("wall_s", f"wall ({args.epochs} ep.) s"), ("quality", "quality (user scale)"),
+            ("quality_clipped", "quality_clipped")]
     size = f"{args.rows or (SMOKE_ROWS if args.smoke else 100_000):,} rows"
     print_table(rows, cols, title=f"\nworkload B ({size}, {args.epochs} epochs), spinlock-spec train, launcher {args.launcher}")
     checks = _checks(rows, max(counts))
