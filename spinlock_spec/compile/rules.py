@@ -205,7 +205,7 @@ def straight_through(ctx):
     la, t = ctx.spec["learnable_assignment"], ctx.spec["training"]
     if ctx.node("assignment")["mode"] == "learnable" and (la["straight_through_epochs"] or 0) >= t["num_epochs"]:
         yield Finding(f"straight_through_epochs {la['straight_through_epochs']} >= num_epochs "
-                      f"{t['num_epochs']}: the soft assignment is never trained",
+                      f"{t['num_epochs']}: masked credit is never on, so no feature can move",
                       ("learnable_assignment", "straight_through_epochs"))
 
 

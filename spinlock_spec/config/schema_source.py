@@ -232,17 +232,27 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
     "gradient_clip_norm": _p(["number", "null"], 1.0, "Clip the assignment gradient norm; null disables.",
                              exclusiveMinimum=0.0),
     "gumbel_noise": _p("boolean", False, "Add Gumbel noise to the assignment logits."),
+    "forward_assignment": _enum(["hard", "soft"], "hard", "What the training forward pass uses. hard: "
+                                "the argmax categories from the first epoch (straight-through: the logits "
+                                "get the gradient of the soft assignment at the current temperature), so "
+                                "the model trains on the categories it is evaluated with; soft: P = "
+                                "softmax(logits / temperature) mixes the categories until the "
+                                "straight_through_epochs (the behaviour before issue 16)."),
     "straight_through_epochs": _p(["integer", "null"], None, "Final epochs using hard (straight-through) "
                                   "assignment and full inputs (no credit mask), so the model trained last "
-                                  "is the one evaluated; null: the last sixth of the epochs "
-                                  "(num_epochs // 6).", minimum=0),
+                                  "is the one evaluated; the assignment no longer moves in them; null: the "
+                                  "last sixth of the epochs (num_epochs // 6).", minimum=0),
     "assignment_warmup_epochs": _p(["integer", "null"], None, "Epochs at the start during which the "
                                    "assignment logits do not move, so that features are not moved on the "
-                                   "credit of an untrained model; null = max(1, num_epochs // 10)."),
+                                   "credit of an untrained model; null = max(1, num_epochs // 5)."),
     "credit_mask_probability": _p("number", 0.25, "Masked credit: probability that an entry of an identity "
                                   "column is hidden from the category encoders in training; the assignment "
                                   "learns from how well each category predicts the hidden entries (0 = off). "
                                   "Was credit_mask; the old key still works.", minimum=0.0, exclusiveMaximum=1.0),
+    "credit_row_fraction": _p("number", 0.25, "Masked credit: share of each batch's rows (the first ones, "
+                              "at most 128) in which entries are hidden; the other rows train the model "
+                              "on full inputs. 1 = every row (the behaviour before issue 16).",
+                              exclusiveMinimum=0.0, maximum=1.0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

@@ -2,6 +2,8 @@
 end with masked credit, and category pruning (docs/model.md)."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -23,7 +25,8 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
 
     Training forward: P soft, optional Gumbel noise (``gumbel_noise`` = its scale,
     0 = off) and optional straight-through hard assignment (``straight_through``:
-    forward one-hot argmax, backward the soft gradient).  Eval mode, ``encode``
+    forward one-hot argmax, backward the soft gradient; the trainer keeps it on for
+    the whole run with ``forward_assignment: hard``, the default).  Eval mode, ``encode``
     and ``decode_codes`` use the hard assignment (argmax one-hot), which is what
     checkpoints and tokens mean after training.
     """
@@ -49,6 +52,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         self.gumbel_noise = 0.0
         self.straight_through = False
         self.credit_mask = 0.0          # masked credit probability (the trainer sets it)
+        self.credit_row_fraction = 1.0  # share of a batch's rows the credit mask may hide entries in
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -119,22 +123,34 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         return probs + flag * (one_hot - probs).detach()
 
     def _encoder_inputs(self, feats, membership):
-        """Masked credit (``credit_mask`` = p > 0, training only): every entry of an
-        identity column is hidden from the encoders with probability p (the same
-        Bernoulli draw for all categories), and the encoders see P without gradient.
-        The assignment then learns only from how well each category predicts the
-        entries it did NOT see, so a wrong category cannot keep a feature by copying
-        it through its own input.  Returns the mask [B, F] as the credit (all zeros
-        when p = 0: the same graph serves both phases)."""
+        """Masked credit (``credit_mask`` = p > 0, training only): in the first
+        ``credit_rows`` rows of the batch every entry of an identity column is hidden
+        from the encoders with probability p (the same Bernoulli draw for all
+        categories); the other rows keep their full inputs.  The encoders see P
+        without gradient.  The assignment then learns only from how well each category
+        predicts the entries it did NOT see, so a wrong category cannot keep a feature
+        by copying it through its own input.  Returns the mask [B, F] as the credit
+        (all zeros when p = 0: the same graph serves both phases).  The row count is a
+        fixed function of the batch size: no data-dependent shape in the step."""
         if not self.training:
             return feats, membership, None
         p = self._credit_mask
+        n = feats.shape[0]
+        r = self.credit_rows(n)
         if feats.device.type == "cpu" and not torch.compiler.is_compiling():   # nn/dropout.py's cheap mask
-            hide = ~cpu_keep_mask(feats.shape, self.credit_mask)[0]
+            hide = ~cpu_keep_mask((r, feats.shape[1]), self.credit_mask)[0]
         else:
-            hide = torch.rand_like(feats) < p
+            hide = torch.rand_like(feats[:r]) < p
         m = hide.to(feats.dtype) * self.identity_columns
+        if r < n:                       # the remaining rows train on full inputs
+            m = F.pad(m, (0, 0, 0, n - r))
         return feats * (1.0 - m), self._credit_on(membership.detach(), membership), m
+
+    def credit_rows(self, n: int) -> int:
+        """Rows of a batch of ``n`` in which the credit mask hides entries: the first
+        ``ceil(credit_row_fraction * n)``, at most CREDIT_ROWS (the rows the credit is
+        estimated on), at least one."""
+        return max(1, min(n, CREDIT_ROWS, math.ceil(self.credit_row_fraction * n)))
 
     def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
         if credit is None:
@@ -166,6 +182,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         n = hidden.shape[1]
         rows = min(n, CREDIT_ROWS)
         scale = n / rows
+        credit_scale = n / self.credit_rows(n)        # every hidden entry lies in the first credit_rows rows
         probe = None
         with torch.no_grad():
             self.probe_rows += rows
@@ -192,7 +209,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             probe_sum = probe_sq.sum(1)                                       # [K, f]
             with torch.no_grad():
                 self.probe_error[:, a:b] += probe_sum.detach()
-            hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
+            hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (credit_scale / p.clamp(min=1e-6))
             credit_term = (hidden_err * pt).sum()
             total = total + (credit_term - credit_term.detach())
             # probe: every category's output for a feature it does not hold learns to

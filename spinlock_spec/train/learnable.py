@@ -78,10 +78,10 @@ class LearnableVQVAETrainer(VQVAETrainer):
                                                **fused(self.device))}
 
     def assignment_warmup(self) -> int:
-        """Epochs during which the logits hold still (default: a tenth of the run, at least 1):
+        """Epochs during which the logits hold still (default: a fifth of the run, at least 1):
         an untrained model's reconstruction credit is noise and would scatter a good start."""
         w = self.learnable.assignment_warmup_epochs
-        return int(w) if w is not None else max(1, self.horizon // 10)
+        return int(w) if w is not None else max(1, self.horizon // 5)
 
     def _schedule_lrs(self, epoch: int, batch: int, num_batches: int) -> None:
         super()._schedule_lrs(epoch, batch, num_batches)

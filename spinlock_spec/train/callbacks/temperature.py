@@ -1,8 +1,9 @@
 """Temperature schedule of the learned assignment, and its adaptive freezing.
 
 Before each epoch: the temperature from ``learnable_assignment.temperature_schedule``
-(epoch e uses the schedule's value at index e-1), the straight-through phase for the last
-``straight_through_epochs`` and the credit mask outside it.  After each epoch, with
+(epoch e uses the schedule's value at index e-1), the straight-through (hard) forward pass
+(every epoch with ``forward_assignment: hard``, else the last ``straight_through_epochs``)
+and the credit mask outside the last ``straight_through_epochs``.  After each epoch, with
 ``temperature_schedule: adaptive``: once the hard assignment has been unchanged from one
 epoch to the next with a mean max-probability >= ``adaptive_threshold`` for
 ``adaptive_patience`` consecutive epochs, the temperature is frozen at its current value.
@@ -44,12 +45,17 @@ class TemperatureSchedule(Callback):
         model.temperature = self.temperature_for_epoch(epoch)
         st = self.straight_through_epochs()
         hard_phase = bool(st) and epoch > self.trainer.horizon - st
+        lc = self.trainer.learnable
         if hasattr(model, "straight_through"):
-            model.straight_through = hard_phase
+            # forward_assignment hard: the model trains on the argmax categories from the
+            # first epoch (the logits still get the soft gradient at this temperature)
+            model.straight_through = hard_phase or lc.forward_assignment == "hard"
         if hasattr(model, "credit_mask"):
-            # masked credit while the assignment is soft; the straight-through epochs
-            # train the model on full inputs under the hard assignment it is evaluated with
-            model.credit_mask = 0.0 if hard_phase else self.trainer.learnable.credit_mask_probability
+            # masked credit outside the final epochs, in the first credit_row_fraction of
+            # each batch's rows; the final epochs train on full inputs only, under the hard
+            # assignment the model is evaluated with
+            model.credit_mask = 0.0 if hard_phase else lc.credit_mask_probability
+            model.credit_row_fraction = float(lc.credit_row_fraction)
 
     def after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         t = self.trainer
