@@ -6,7 +6,7 @@ Before issue 16 the learnable model trained on a soft mixture of categories (at
 credit hiding entries in every row of every soft-phase batch, and ended well below static
 (breast cancer 0.691 against 0.765 on the user's scale).  The defaults now train the hard
 assignment from the first epoch, hide credit entries in a quarter of each batch's rows and
-hold the logits for the first fifth of the run (docs/decisions.md, section 9).  The
+hold the logits for the first fifth of the run (docs/decisions.md, section 10).  The
 former behaviour is still reachable by settings (``LEGACY``): the fast test checks that it
 is what fails, so the test measures the change and not the table.
 """
