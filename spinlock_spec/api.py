@@ -305,10 +305,12 @@ def _streamed_data(compiled, data, log):
             raise DataError("dataset.streaming: true needs an HDF5 file (dataset.path or --data)",
                             code="D031", location="dataset.streaming")
         return None
+    from spinlock_spec.data.sources import file_features_bytes
     from spinlock_spec.data.streaming import StreamedData, should_stream
 
     families = list(compiled.spec["families"])
-    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    size = (file_features_bytes(path, families, ds.get("feature_type") or "aggregated")
+            if setting == "auto" and Path(path).is_file() else 0)
     if not should_stream(setting, path, size):
         return None
     if len(families) != 1:

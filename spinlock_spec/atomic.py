@@ -1,16 +1,20 @@
-"""Atomic file writes shared by every layer (standard library only).
+"""Atomic file writes shared by every layer (standard library and ``errors`` only).
 
 A file is written to a temporary name in its folder, flushed, fsynced and moved
 over the final name with ``os.replace``: a reader only ever sees a complete old
 or a complete new version, and a crash leaves no partial file behind.  The file
 gets the permissions a plain ``open`` would give it (0666 less the umask), not the
-private 0600 of a temporary file."""
+private 0600 of a temporary file.  A write that fails (disk full, file size limit,
+read-only, permission) is one :class:`~spinlock_spec.errors.OutputError` (E020) naming the
+file; the temporary file is removed."""
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+from spinlock_spec.errors import output_error
 
 TMP_PREFIX = ".tmp-"
 
@@ -25,8 +29,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=folder)
+    except OSError as exc:                     # read-only, permission, a parent that is a file
+        raise output_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -34,9 +41,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):           # disk full (ENOSPC), size limit (EFBIG), ...
+            raise output_error(path, exc) from None
         raise
 
 

@@ -89,3 +89,41 @@ class CheckpointError(UserError):
 
 class ZooError(UserError):
     """A zoo entry cannot be found, downloaded or verified."""
+
+
+class OutputError(UserError, OSError):
+    """A file or folder cannot be written: disk full, file size limit, read-only file system,
+    permission denied, a parent that is a file.  It is an ``OSError`` too, so code that
+    handles a failed write keeps handling it."""
+
+
+_WRITE_REASONS = {
+    "ENOSPC": "no space left on the device",
+    "EDQUOT": "the disk quota is exceeded",
+    "EFBIG": "the file is too large for the file size limit (ulimit -f) or the file system",
+    "EROFS": "the file system is read-only",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+    "ENOTDIR": "a part of the path is a file, not a folder",
+    "ENOENT": "nothing can be created at that path",
+    "EISDIR": "it is a folder",
+    "ENAMETOOLONG": "the name is too long",
+}
+WRITE_ERRNOS = frozenset(_WRITE_REASONS)
+
+
+def write_reason(exc: OSError) -> str:
+    import errno as _errno
+
+    name = _errno.errorcode.get(exc.errno or 0, "")
+    return _WRITE_REASONS.get(name) or (exc.strerror or str(exc))
+
+
+def output_error(path, exc: OSError) -> OutputError:
+    """The one message for a failed write of ``path`` (error E020)."""
+    if isinstance(exc, OutputError):
+        return exc
+    err = OutputError(f"cannot write {path}: {write_reason(exc)}", code="E020",
+                      hint="free some space or write somewhere else (another --out)")
+    err.errno, err.strerror, err.filename = exc.errno, exc.strerror, str(path)
+    return err

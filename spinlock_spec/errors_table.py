@@ -32,6 +32,9 @@ _ROWS = [
     ("E012", "a sweep with a range was given no --trials", "add --trials N"),
     ("E013", "`sweep --metric probe` without --labels, or --labels with another metric",
      "--metric probe --labels NAME (an array of the spec's data file, or a labels file)"),
+    ("E020", "a file cannot be written: no space left, over the file size limit (ulimit -f), read-only "
+             "file system, permission denied, or a part of the path is a file",
+     "free some space or write somewhere else (another --out)"),
     # -- reading a spec ------------------------------------------------------------------------
     ("E100", "YAML syntax error, or a scalar or merge key that cannot be read",
      "fix the YAML at the position shown"),
@@ -140,6 +143,8 @@ _ROWS = [
      "check training.category_mapping_file (relative to the spec file)"),
     ("D013", "a run's normalization statistics are missing, unreadable or invalid",
      "use the run folder as `train` wrote it (normalization_stats.npz)"),
+    ("D014", "loading the dataset would need more memory than is available (checked before reading)",
+     "set dataset.max_samples, or stream an HDF5 file of one tabular family (dataset.streaming: true)"),
     ("D020", "the training split is smaller than one batch", "lower training.batch_size or use more rows"),
     ("D021", "the validation split is empty", "raise dataset.val_fraction or use more rows"),
     ("D030", "streaming with normalization_method: mad (needs whole-file medians)",

@@ -27,7 +27,27 @@ def build_model(graph, families, categories: list[list[int]]):
 
     cfg = model_config(graph)
     levels = explicit_levels(graph)
-    if graph.graph["model_class"] == LEARNABLE_MODEL:
-        return LearnableCategoricalVQVAE(families, categories, levels=levels, model_cfg=cfg)
-    return CategoricalHierarchicalVQVAE(families, categories, levels=levels, model_cfg=cfg)
+    cls = LearnableCategoricalVQVAE if graph.graph["model_class"] == LEARNABLE_MODEL else CategoricalHierarchicalVQVAE
+    try:
+        return cls(families, categories, levels=levels, model_cfg=cfg)
+    except (MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise too_large(exc) from None
 
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An allocation the machine refused (torch's CPU allocator and CUDA say it in words)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def too_large(exc: BaseException):
+    from spinlock_spec.errors import SpecError
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    tried = first.split("you tried to allocate", 1)
+    detail = f"it tried to allocate{tried[1].split('.')[0]}" if len(tried) == 2 else first
+    return SpecError(f"the model does not fit in memory ({detail})", code="E300", location="model",
+                     hint="lower model.group_embedding_dim, model.group_hidden_dim, or the latent_dim and "
+                          "num_tokens of model.levels")

@@ -109,13 +109,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:     # a write no layer caught: disk full, size limit, read-only (E020)
+        from spinlock_spec.errors import WRITE_ERRNOS, output_error
+        import errno
+
+        if os.environ.get("SPINLOCK_SPEC_DEBUG") or errno.errorcode.get(exc.errno or 0) not in WRITE_ERRNOS:
+            _internal_error(exc)
+        err = output_error(exc.filename or "a file", exc)
+        if json_mode():
+            click.echo(json.dumps(error_payload(err, err.exit_code)))
+        click.echo(err.format(), err=True)
+        sys.exit(err.exit_code)
     except Exception as exc:  # a bug of ours: one line, the traceback only on request
-        if os.environ.get("SPINLOCK_SPEC_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "  this is a bug in spinlock-spec; rerun with SPINLOCK_SPEC_DEBUG=1 for the traceback "
-                   "and report it", err=True)
-        sys.exit(3)
+        _internal_error(exc)
     if argv is None:          # the process's own command line: a CUDA run ends without teardown
         from spinlock_spec.cli.fast_exit import exit_now_after_cuda
         exit_now_after_cuda()
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("SPINLOCK_SPEC_DEBUG"):
+        raise exc
+    click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+               "  this is a bug in spinlock-spec; rerun with SPINLOCK_SPEC_DEBUG=1 for the traceback "
+               "and report it", err=True)
+    sys.exit(3)

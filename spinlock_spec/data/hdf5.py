@@ -136,7 +136,26 @@ class HDF5Reader:
 
     # -- reading ---------------------------------------------------------------
     def shape(self, key: str) -> tuple:
-        return tuple(self.file[key].shape)
+        ds = self.file[key]
+        if ds.chunks is not None and ds.size:
+            self._check_stored(key, ds)
+        return tuple(ds.shape)
+
+    def _check_stored(self, key: str, ds) -> None:
+        """A chunked array whose chunks were not all written declares rows it does not hold
+        (a writer killed mid-way, or a header edited to 10**9 rows): they would read as the
+        fill value.  Checked from the chunk index, without reading data."""
+        total = 1
+        for n, c in zip(ds.shape, ds.chunks):
+            total *= -(-int(n) // int(c))
+        try:
+            stored = ds.id.get_num_chunks()
+        except (AttributeError, OSError, RuntimeError):    # an HDF5 library without the call
+            return
+        if stored < total:
+            raise DataError(f"{self.path}:{key}: declares shape {tuple(ds.shape)} but only {stored} of its "
+                            f"{total} chunks hold data (the rest would read as zeros); the file was not "
+                            "completely written", code="D003", hint="re-create or re-download the file")
 
     def dtype(self, key: str) -> np.dtype:
         return self.file[key].dtype
@@ -199,7 +218,11 @@ def write_hdf5(dataset: Dataset, path, feature_type: str = "aggregated", attrs: 
                                      data=np.array(dataset.column_names[family], dtype=object),
                                      dtype=string_dtype)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):     # disk full, file size limit, read-only: one message (E020)
+            from spinlock_spec.errors import output_error
+
+            raise output_error(path, exc) from None
         raise
     return path

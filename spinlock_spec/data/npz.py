@@ -60,9 +60,16 @@ class NPZReader:
                         shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
                     else:
                         raise ValueError(f"unsupported .npy format version {version}")
+                    header_end = fp.tell()
             except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
                 raise self._corrupt(key, exc) from None
-            self._headers[key] = (tuple(shape), np.dtype(dtype))
+            dtype = np.dtype(dtype)
+            stored = self.zip.getinfo(self.members[key]).file_size
+            declared = header_end + int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if not dtype.hasobject and declared > stored:      # checked before anything is allocated
+                raise self._corrupt(key, ValueError(f"its header declares shape {tuple(shape)} "
+                                                    f"({declared} bytes) but it holds {stored}"))
+            self._headers[key] = (tuple(shape), dtype)
         return self._headers[key]
 
     def _find(self, family: str, suffix: str) -> str | None:

@@ -184,6 +184,73 @@ def _validate_lengths(reader, family: str, key: str, lengths: np.ndarray, t_len:
                                 f"{int(lengths[i])} ({int(bad.sum())} bad row(s))", "D009")
 
 
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: /proc/meminfo's MemAvailable, lowered to the
+    address-space limit (ulimit -v) when one is set; None when neither is known."""
+    import resource
+
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            found.append(int(soft))
+    except (OSError, ValueError, AttributeError):
+        pass
+    return min(found) if found else None
+
+
+def features_bytes(reader, keys: dict[str, str], n_rows: int) -> int:
+    """Memory that loading ``n_rows`` rows of ``keys`` takes: float32 copies, plus the file's
+    own dtype while it is converted (nothing is read)."""
+    total = 0
+    for key in keys.values():
+        shape = reader.shape(key)
+        per_row = int(np.prod(shape[1:], dtype=object)) if len(shape) > 1 else 1
+        itemsize = reader.dtype(key).itemsize
+        total += n_rows * per_row * (4 + (itemsize if itemsize != 4 else 0))
+    return total
+
+
+def file_features_bytes(path, family_names: list[str], feature_type: str = "aggregated") -> int:
+    """Bytes of the families' feature arrays in the file at ``path`` as float32 (from the
+    headers; what ``dataset.streaming: auto`` decides on).  A family the file lacks counts 0
+    (the loader names it); an array declaring rows it does not hold is an error (D003)."""
+    total = 0
+    with open_reader(path) as reader:
+        for family in family_names:
+            try:
+                key = reader.locate(family, feature_type)
+            except DataError as exc:
+                if exc.code == "D003":
+                    raise
+                continue
+            shape = reader.shape(key)
+            total += 4 * int(np.prod(shape, dtype=object))
+    return total
+
+
+#: copies of the data that loading, cleaning, normalizing and splitting hold at once (about)
+PIPELINE_COPIES = 3
+
+
+def _check_memory(reader, keys: dict[str, str], n_rows: int) -> None:
+    need = features_bytes(reader, keys, n_rows) * PIPELINE_COPIES
+    have = available_memory()
+    if have is not None and need > have:
+        gib = 1024 ** 3
+        raise DataError(f"{reader.path}: loading and normalizing {n_rows} rows of {', '.join(keys)} needs about "
+                        f"{need / gib:.1f} GiB of memory; {have / gib:.1f} GiB is available", code="D014",
+                        hint="set dataset.max_samples, or stream an HDF5 file of one tabular family "
+                             "(dataset.streaming: true)")
+
+
 def load_dataset(path, family_names: list[str], feature_type: str = "aggregated",
                  max_samples: int | None = None, need_fields=frozenset(), *,
                  expected_ndim: dict | None = None, fields_only=frozenset()) -> Dataset:
@@ -196,6 +263,7 @@ def load_dataset(path, family_names: list[str], feature_type: str = "aggregated"
         if n_file == 0:
             raise DataError(f"{reader.path}: the dataset has no rows", code="D005")
         n = n_file if max_samples is None else min(int(max_samples), n_file)
+        _check_memory(reader, keys, n if reader.format_name == "HDF5" else n_file)   # NPZ reads whole arrays
         arrays: dict[str, np.ndarray] = {}
         column_names: dict[str, list[str]] = {}
         true_groups: dict[str, np.ndarray] = {}

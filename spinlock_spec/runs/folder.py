@@ -23,6 +23,7 @@ import numpy as np
 
 from spinlock_spec.atomic import TMP_PREFIX as _TMP_PREFIX
 from spinlock_spec.atomic import atomic_write_bytes
+from spinlock_spec.errors import output_error
 
 _defer_depth = 0
 
@@ -151,14 +152,17 @@ class RunDir:
         epoch whose checkpoint never landed does not survive.)
         """
         target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
         line = (dumps_json(record, indent=None) + "\n").encode("utf-8")
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:                  # disk full, size limit, read-only: E020
+            raise output_error(target, exc) from None
         return target
 
     # -- readers -----------------------------------------------------------------

@@ -74,11 +74,22 @@ def prepare_out(out: str | os.PathLike, *, overwrite: bool = False, option: str 
 def check_writable(path: Path, option: str = "--out") -> None:
     """``path`` (a folder, existing or to be created) can be written."""
     target = path if path.is_dir() else _writable_parent(path)
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"{option} {path}: is a file, not a folder", code="E420",
+                              hint=f"choose another {option}")
     if not target.is_dir():
         raise CheckpointError(f"{option} {path}: {target} is not a folder", code="E420")
     if not os.access(target, os.W_OK | os.X_OK):
         raise CheckpointError(f"{option} {path}: {target} is not writable (permission denied or "
                               "read-only file system)", code="E420", hint=f"choose another {option}")
+    if target != path:                 # the folder will be created: try it now (/proc, ...)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from spinlock_spec.errors import write_reason
+
+            raise CheckpointError(f"{option} {path}: cannot create the folder ({write_reason(exc)})",
+                                  code="E420", hint=f"choose another {option}") from None
 
 
 # --------------------------------------------------------------------------- lock
