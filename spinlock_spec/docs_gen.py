@@ -223,6 +223,8 @@ RULE_EXAMPLES: dict[str, tuple[str, list[str], dict[str, str]]] = {
                            "families:\n  summary: {encoder: identity}\n", [], {}),
     "warmup-exceeds-epochs": ("families:\n  summary: {encoder: identity}\n"
                               "training: {warmup_epochs: 30, num_epochs: 20}\n", [], {}),
+    "use-ema-unsupported": ("families:\n  summary: {encoder: identity}\n"
+                            "model: {use_ema: false}\n", [], {}),
 }
 
 

@@ -65,3 +65,15 @@ def configure(*, quiet: bool = False, verbose: bool = False, stream=None,
     logger.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
     logger.propagate = False
     return logger
+
+
+def warnings_to_debug_log() -> None:
+    """Library warnings (numpy's RuntimeWarnings, torch's UserWarnings, ...) go to the debug
+    log (shown with ``--verbose``), never straight to the console: what a user should act on
+    is said by the project's own messages.  Installed by the command line only."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+        get_logger().debug(f"[{category.__name__}] {message} ({filename}:{lineno})")
+
+    warnings.showwarning = show

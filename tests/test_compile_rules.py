@@ -54,6 +54,7 @@ CASES = {
     "batch-size-exceeds-data": lambda t: (FAM, ["dataset.synthetic.n_samples=100", "training.batch_size=512"]),
     "no-validation-rows": lambda t: (FAM, ["dataset.synthetic.n_samples=5", "dataset.val_fraction=0.05"]),
     "warmup-exceeds-epochs": lambda t: (FAM, ["training.warmup_epochs=30", "training.num_epochs=20"]),
+    "use-ema-unsupported": lambda t: (FAM + "model: {use_ema: false}\n", []),
 }
 
 

@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         with click.Context(cli, info_name="spinlock-spec") as ctx:
             click.echo(cli.get_help(ctx))
         sys.exit(0)
+    from spinlock_spec.logs import warnings_to_debug_log
+
+    warnings_to_debug_log()
     try:
         cli.main(args=args, prog_name="spinlock-spec", standalone_mode=False)
     except click.exceptions.Abort:

@@ -362,6 +362,14 @@ def warmup_exceeds(ctx):
                       ("training", "warmup_epochs"))
 
 
+@rule("use-ema-unsupported", "warning", "model.use_ema: false is not supported (codebooks are always updated by EMA)",
+      "remove model.use_ema (or set it to true); model.decay sets how fast the EMA codebooks move")
+def use_ema_unsupported(ctx):
+    if ctx.spec["model"].get("use_ema") is False:
+        yield Finding("model.use_ema: false has no effect: every codebook is updated by an exponential moving "
+                      "average (docs/model.md)", ("model", "use_ema"))
+
+
 # --------------------------------------------------------------------------- running
 
 

@@ -11,7 +11,6 @@ tau) in the learnable subclass (nn/learnable.py).  Nothing loops over categories
 """
 from __future__ import annotations
 
-import warnings
 
 import torch
 from torch import nn
@@ -95,9 +94,6 @@ class CategoricalHierarchicalVQVAE(nn.Module):
             sizes, qdim, dim_mask, commitment_cost=cfg.commitment_cost, decay=cfg.decay,
             kmeans_iters=cfg.kmeans_iters, dead_code_fraction=cfg.dead_code_fraction,
             reset_interval=cfg.dead_code_interval, init_from_data=cfg.codebook_init == "kmeans")
-        if not cfg.use_ema:
-            warnings.warn("model.use_ema: false is not supported; codebooks are updated by EMA "
-                          "(docs/model.md)", stacklevel=2)
         self.partial = (PartialDecoders(self.num_features, k, self.num_levels, qdim, hidden)
                         if self.level_structure == "parallel" else None)
         self.topo_samples = cfg.topo_samples

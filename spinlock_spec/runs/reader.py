@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spinlock_spec.errors import CheckpointError
+from spinlock_spec.runs import shapes
 
 from spinlock_spec.runs.names import (CATEGORIES_FILE, CONFIG_FILE, FINAL_MODEL_FILE, HISTORY_FILE,
                                       INITIAL_CATEGORIES_FILE, METRICS_FILE, MODEL_FILES, RUN_MARKERS)
@@ -63,13 +64,13 @@ def read_run(path: str | Path) -> RunFiles:
     run = RunFiles(folder)
     if (folder / METRICS_FILE).is_file():
         run.records = _read_jsonl(folder / METRICS_FILE)
-    run.history = _read_json_if_present(folder / HISTORY_FILE)
+    run.history = _read_json_if_present(folder / HISTORY_FILE, shapes.HISTORY)
     if not run.records and run.history:
         run.records = records_from_history(run.history)
-    run.categories = _read_json_if_present(folder / CATEGORIES_FILE)
-    run.initial_categories = _read_json_if_present(folder / INITIAL_CATEGORIES_FILE)
+    run.categories = _read_json_if_present(folder / CATEGORIES_FILE, shapes.CATEGORIES)
+    run.initial_categories = _read_json_if_present(folder / INITIAL_CATEGORIES_FILE, shapes.INITIAL_CATEGORIES)
     for name in MODEL_FILES:
-        meta = _read_json_if_present(folder / name)
+        meta = _read_json_if_present(folder / name, shapes.MODEL_META)
         if meta is not None:
             run.model_meta, run.model_meta_file = meta, name
             break
@@ -83,13 +84,14 @@ def read_run(path: str | Path) -> RunFiles:
     return run
 
 
-def _read_json_if_present(path: Path) -> Any:
+def _read_json_if_present(path: Path, shape: Any = "any") -> Any:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{path}: corrupt JSON ({exc})", code="E401") from None
+    return shapes.check(path, doc, shape)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -109,12 +111,12 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise CheckpointError(f"{path}:{number}: corrupt JSON line ({exc.msg})", code="E401") from None
         if not isinstance(record, dict) or "epoch" not in record:
             raise CheckpointError(f"{path}:{number}: not an epoch record (no 'epoch' key)", code="E401")
-        records.append(record)
+        records.append(shapes.check(path, record, shapes.RECORD, number))
     if partial.strip():
         try:                                       # a complete last line missing only its newline
             record = json.loads(partial)
             if isinstance(record, dict) and "epoch" in record:
-                records.append(record)
+                records.append(shapes.check(path, record, shapes.RECORD, len(complete) + 1))
         except json.JSONDecodeError:
             pass                                   # being written right now
     return records
