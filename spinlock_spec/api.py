@@ -253,7 +253,8 @@ def _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, lo
                   true_labels=built.initial.true_labels, progress=progress and main,
                   tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
-                            "trainer_type": compiled.trainer_type},
+                            "trainer_type": compiled.trainer_type,
+                            "normalization_sha256": run_setup.normalization_sha256(run if main else None)},
                   train_stream=streamed.stream if streamed is not None else None,
                   final_metrics=final_metrics_hook(prepared.preprocessor, prepared.raw_val), **dist_kw)
     if resume_dir is not None:
@@ -440,7 +441,7 @@ def load_run(path, which: str = "best") -> Run:
     from spinlock_spec.data.preprocess import Preprocessor
     from spinlock_spec.train.checkpoint import load_model
 
-    from spinlock_spec.run_setup import check_run_folder, check_spec_hash
+    from spinlock_spec.run_setup import check_normalization, check_run_folder, check_spec_hash
 
     folder = _model_folder(path)
     check_run_folder(folder)
@@ -448,6 +449,7 @@ def load_run(path, which: str = "best") -> Run:
     _require_ok(compiled)
     model, meta = load_model(folder, which=which)
     check_spec_hash(folder, compiled, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
+    check_normalization(folder, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
     pre = Preprocessor.load(folder / NORMALIZATION_FILE)
     return Run(folder, model, meta, compiled, pre)
 

@@ -57,6 +57,8 @@ _ROWS = [
      "run `spinlock-spec compile SPEC` to see the findings"),
     ("E111", "an `extends: zoo:NAME` base cannot be resolved (no such entry, offline, no resolver)",
      "run `spinlock-spec zoo list` to see the entries"),
+    ("E112", "a zoo entry's spec extends a file outside its own entry (an absolute path, ../, a link)",
+     "the entry is unsafe or corrupt; tell its maintainer"),
     # -- the schema ----------------------------------------------------------------------------
     ("E200", "an unknown key (with a did-you-mean, also across sections)", "check the spelling"),
     ("E201", "a value of the wrong type", "see docs/reference.md for the key's type"),

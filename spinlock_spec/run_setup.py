@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from spinlock_spec.errors import CheckpointError
-from spinlock_spec.runs.names import (CONFIG_FILE, DATA_SOURCE_FILE, INITIAL_CATEGORIES_FILE,
-                                      NORMALIZATION_FILE, RESUMES_FILE)
+from spinlock_spec.errors import CheckpointError, DataError
+from spinlock_spec.runs.folder import RunDir
+from spinlock_spec.runs.names import (BEST_MODEL_FILE, CONFIG_FILE, DATA_SOURCE_FILE, FINAL_MODEL_FILE,
+                                      INITIAL_CATEGORIES_FILE, NORMALIZATION_FILE, RESUMES_FILE)
 
 #: What a resume may change (dotted spec keys, or a section followed by "."); everything
 #: else of the run's config.yaml stays as it was trained.
@@ -158,9 +159,42 @@ def check_spec_hash(folder: Path, compiled, meta: dict[str, Any], meta_name: str
                               "run's specs (edited, or a file of another run)", code="E403")
 
 
+def normalization_sha256(run) -> str | None:
+    """sha256 of the run's normalization_stats.npz (recorded in every model file's metadata)."""
+    if run is None or not (Path(run.path) / NORMALIZATION_FILE).is_file():
+        return None
+    import hashlib
+
+    return hashlib.sha256((Path(run.path) / NORMALIZATION_FILE).read_bytes()).hexdigest()
+
+
+def check_normalization(folder: Path, meta: dict[str, Any], meta_name: str) -> None:
+    """normalization_stats.npz is the one the weights were trained with (D013 otherwise): a file
+    of another run has the same shapes but other statistics, and would silently change tokens."""
+    recorded = meta.get("normalization_sha256") if isinstance(meta, dict) else None
+    if not isinstance(recorded, str) or not (folder / NORMALIZATION_FILE).is_file():
+        return          # runs from before the record
+    if normalization_sha256(RunDir(folder)) != recorded:
+        raise DataError(f"{folder / NORMALIZATION_FILE}: is not the file the weights of {meta_name} were trained "
+                        "with (sha256 differs: edited, or a file of another run)", code="D013",
+                        hint="restore the run's own normalization_stats.npz")
+
+
+def _model_meta(run_dir: Path) -> tuple[dict[str, Any], str]:
+    for name in (BEST_MODEL_FILE, FINAL_MODEL_FILE):
+        try:
+            meta = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(meta, dict):
+            return meta, name
+    return {}, BEST_MODEL_FILE
+
+
 def saved_state(run_dir: Path):
     from spinlock_spec.data.preprocess import Preprocessor
 
+    check_normalization(Path(run_dir), *_model_meta(Path(run_dir)))
     pre = Preprocessor.load(run_dir / NORMALIZATION_FILE)
     try:
         saved = json.loads((run_dir / INITIAL_CATEGORIES_FILE).read_text())

@@ -105,7 +105,26 @@ def _resolve_ref(ref: str, here: Path, origin: Origin | None, chain, resolve_ref
     if not ref.strip():
         _fail("E106", "extends needs a file name", origin=origin, chain=chain)
     target = Path(os.path.expanduser(ref))
-    return target if target.is_absolute() else here.parent / target
+    target = target if target.is_absolute() else here.parent / target
+    entry = zoo_entry_folder(here)
+    if entry is not None and not _inside(os.path.realpath(target), entry):
+        _fail("E112", f"a zoo entry's spec may only extend files of its own entry, not {ref!r}", origin=origin,
+              chain=chain, hint="the entry is unsafe or corrupt; tell its maintainer (or extend zoo:NAME)")
+    return target
+
+
+#: the file that marks a folder of the zoo cache as one verified entry (zoo/cache.py MARKER)
+ZOO_ENTRY_MARKER = ".zoo-entry.json"
+
+
+def zoo_entry_folder(spec_path: Path) -> str | None:
+    """The real path of the zoo entry folder holding ``spec_path``, or None for any other spec."""
+    folder = Path(os.path.realpath(spec_path)).parent
+    return str(folder) if (folder / ZOO_ENTRY_MARKER).is_file() else None
+
+
+def _inside(real: str, folder: str) -> bool:
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def load_file(path: Path, *, stack: tuple = (), chain: tuple = (), origin: Origin | None = None,

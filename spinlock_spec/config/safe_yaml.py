@@ -142,7 +142,8 @@ class _Reader:
             if tag == _CORE + "null":
                 return None
         except ValueError:
-            self.error(node, "E100", f"cannot read {text!r} as {tag.replace(_CORE, '')}", path=path)
+            shown = repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
+            self.error(node, "E100", f"cannot read {shown} as {tag.replace(_CORE, '')}", path=path)
             return None
         return str(text)      # str and timestamp (dates stay strings)
 

@@ -82,9 +82,12 @@ def check_writable(path: Path, option: str = "--out") -> None:
     if not os.access(target, os.W_OK | os.X_OK):
         raise CheckpointError(f"{option} {path}: {target} is not writable (permission denied or "
                               "read-only file system)", code="E420", hint=f"choose another {option}")
-    if target != path:                 # the folder will be created: try it now (/proc, ...)
+    if target != path:                 # the folder will be created: try it now (/proc, ...), then undo
+        created = [p for p in (path, *path.parents) if p != target and target in p.parents]
         try:
             path.mkdir(parents=True, exist_ok=True)
+            for folder in created:     # deepest first; only folders this check made, still empty
+                folder.rmdir()
         except OSError as exc:
             from spinlock_spec.errors import write_reason
 

@@ -42,7 +42,25 @@ def timeout_s() -> float:
 
 
 def is_url(text: str) -> bool:
-    return urllib.parse.urlsplit(text).scheme.lower() in ("http", "https")
+    try:
+        return urllib.parse.urlsplit(text).scheme.lower() in ("http", "https")
+    except ValueError:                      # "http://[::1": a URL, malformed (open_registry says so)
+        return text.lower().startswith(("http:", "https:"))
+
+
+def check_url(text: str) -> None:
+    """An http(s) registry URL must parse, name a host and a valid port, and hold no spaces."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port                          # noqa: B018 - raises ValueError for a bad port
+        problem = ("no host" if not parts.hostname
+                   else "spaces or control characters" if any(c.isspace() or ord(c) < 32 for c in text)
+                   else None)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        raise ZooError(f"malformed registry URL {text!r}: {problem}", code="Z002",
+                       hint="write e.g. https://host/zoo/ or a folder")
 
 
 # --------------------------------------------------------------------------- progress
@@ -315,6 +333,7 @@ def open_registry(registry: str | os.PathLike) -> Source:
     """A :class:`Source` for an http(s) URL, a ``file://`` URL, a folder or an index file."""
     text = os.fspath(registry)
     if is_url(text):
+        check_url(text)
         return HttpRegistry(text)
     scheme = urllib.parse.urlsplit(text).scheme.lower()
     if scheme == "file":
