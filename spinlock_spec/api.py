@@ -449,8 +449,8 @@ def load_run(path, which: str = "best") -> Run:
     _require_ok(compiled)
     model, meta = load_model(folder, which=which)
     check_spec_hash(folder, compiled, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
+    pre = Preprocessor.load(folder / NORMALIZATION_FILE)     # its own checks first (shapes, finite values)
     check_normalization(folder, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
-    pre = Preprocessor.load(folder / NORMALIZATION_FILE)
     return Run(folder, model, meta, compiled, pre)
 
 

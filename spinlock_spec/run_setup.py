@@ -194,8 +194,8 @@ def _model_meta(run_dir: Path) -> tuple[dict[str, Any], str]:
 def saved_state(run_dir: Path):
     from spinlock_spec.data.preprocess import Preprocessor
 
-    check_normalization(Path(run_dir), *_model_meta(Path(run_dir)))
     pre = Preprocessor.load(run_dir / NORMALIZATION_FILE)
+    check_normalization(Path(run_dir), *_model_meta(Path(run_dir)))
     try:
         saved = json.loads((run_dir / INITIAL_CATEGORIES_FILE).read_text())
         categories = [[int(i) for i in c] for c in saved["categories"]]
