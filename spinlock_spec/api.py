@@ -193,7 +193,8 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]))
 
     saved_pre, saved_categories, changes = None, None, []
-    if resume_dir is not None:
+    if resume_dir is not None:        # the folder's config.yaml is the run's own (not edited or swapped in)
+        run_setup.check_spec_hash(resume_dir, compile_spec(resume_dir / CONFIG_FILE), {}, CONFIG_FILE)
         changes = run_setup.check_resume(resume_dir, compiled)
         saved_pre, saved_categories = run_setup.saved_state(resume_dir)
     streamed = _streamed_data(compiled, data, log)

@@ -92,3 +92,20 @@ def test_normalization_stats_of_another_run_are_refused(tmp_path, capsys):
     assert "error[D013]" in err and "is not the file the weights of best_model.json were trained with" in err
     assert main_exit_code(["train", "--resume", tmp_path / "A", "--epochs", 2]) == 2
     assert "error[D013]" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_config_yaml_of_another_run(tmp_path, capsys):
+    """Found by the slow property test: a config.yaml swapped in from another run resumed
+    (with exit 0) into other tokens."""
+    data = tmp_path / "d.h5"
+    assert main_exit_code(["data", "synth", "--out", data, "--n", 300, "--seed", 1]) == 0
+    spec = tmp_path / "A.yaml"
+    spec.write_text(MINIMAL_SPEC + "training:\n  batch_size: 64\n  num_epochs: 1\n")
+    ss.train(spec, data=str(data), out=tmp_path / "A", quiet=True, progress=False)
+    (tmp_path / "A" / ".lock").unlink(missing_ok=True)
+    config = tmp_path / "A" / "config.yaml"
+    config.write_text(config.read_text().replace("random_seed: 3", "random_seed: 4"))
+    capsys.readouterr()
+    assert main_exit_code(["train", "--resume", tmp_path / "A", "--epochs", 2]) == 2
+    err = capsys.readouterr().err
+    assert "error[E403]" in err and "does not match the spec this run was trained with" in err, err
