@@ -216,8 +216,12 @@ def test_graph_step_recaptures_after_pruning_and_resumes(tmp_path):
     spec = _graph_spec(tmp_path, "learnable, category_mapping_file: map9.json",
                        "learnable_assignment: {balance_weight: 0, pruning: {enabled: true, "
                        "min_mass: 0.07, patience: 1}}", epochs=8)
-    ss.train(spec, epochs=3, out=tmp_path / "run", quiet=True, progress=False)
-    res = ss.train(resume=tmp_path / "run", epochs=8, quiet=True, progress=False)
-    assert res.model.num_categories < 9
-    assert res.history["step"]["captures"] >= 3       # full and short batch, again after a prune
+    first = ss.train(spec, epochs=3, out=tmp_path / "run", quiet=True, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    pruned_at = [r["epoch"] for r in records if "num_categories" in r]
+    assert pruned_at and max(pruned_at) < 3, pruned_at      # pruned before the last epoch
+    assert first.history["step"]["captures"] >= 3     # full and short batch, again after a prune
+    res = ss.train(resume=tmp_path / "run", epochs=8, quiet=True, progress=False)   # the pruned shape
+    assert res.model.num_categories == first.model.num_categories < 9
+    assert res.history["step"]["captures"] >= 2 and res.history["step"]["replays"] > 0
     assert res.history["final_metrics"]["quality"] > 0.75

@@ -5,6 +5,7 @@ thread imports and restores the interpreter's switch interval, and the fast exit
 every line written before it."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -79,13 +80,32 @@ def test_threads_change_neither_data_nor_normalization(monkeypatch):
 def test_preload_imports_and_restores_the_switch_interval():
     code = textwrap.dedent("""
         import sys
-        from spinlock_spec.train.cuda_graph_step import preload_modules
+        from spinlock_spec import preload
         before = sys.getswitchinterval()
-        preload_modules(("colorsys", "no_such_module_for_spinlock"))
+        preload.start(("colorsys", "no_such_module_for_spinlock"))
+        preload.wait()
         print("colorsys" in sys.modules, sys.getswitchinterval() == before)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_preload_wait_returns_only_after_the_imports(tmp_path):
+    """The main thread's own imports wait for the preload thread (two threads importing
+    modules that import each other can get a partially initialised module)."""
+    (tmp_path / "slow_module_for_preload.py").write_text("import time\ntime.sleep(0.5)\nDONE = True\n")
+    code = textwrap.dedent("""
+        import sys, time
+        from spinlock_spec import preload
+        preload.start(("slow_module_for_preload",))
+        time.sleep(0.05)
+        preload.wait()
+        module = sys.modules.get("slow_module_for_preload")
+        print(getattr(module, "DONE", False))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["True"]
 
 
 def test_fast_exit_keeps_what_was_written(tmp_path):

@@ -29,6 +29,7 @@ import numpy as np
 
 from spinlock_spec.config import schema_source
 from spinlock_spec.config.sections import schema_defaults
+from spinlock_spec.preload import wait as wait_for_preload
 
 log = logging.getLogger("spinlock_spec")
 
@@ -56,6 +57,7 @@ def correlation_distance(X: np.ndarray, *, max_rows: int = 5000, seed: int = 0) 
 
 
 def _cluster(dist: np.ndarray, k: int) -> np.ndarray:
+    wait_for_preload()
     from sklearn.cluster import AgglomerativeClustering
 
     model = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average")
@@ -70,6 +72,7 @@ def _choose_labels(dist: np.ndarray, max_clusters: int, num_categories: int | No
         return _cluster(dist, int(min(max(num_categories, 1), n)))
     if n == 2:
         return np.array([0, 1]) if dist[0, 1] > 0.5 else np.zeros(2, dtype=np.int64)
+    wait_for_preload()
     from sklearn.metrics import silhouette_score
 
     best_score, best_labels = -np.inf, None
@@ -146,6 +149,7 @@ def labels_from_categories(categories: list[list[int]], n_features: int) -> np.n
 
 def adjusted_rand_index(true_labels, predicted) -> float:
     """ARI over the features whose true label is >= 0 (scikit-learn imported lazily)."""
+    wait_for_preload()
     from sklearn.metrics import adjusted_rand_score
 
     pairs = [(int(t), int(p)) for t, p in zip(true_labels, predicted) if int(t) >= 0]
@@ -157,6 +161,7 @@ def adjusted_rand_index(true_labels, predicted) -> float:
 
 def adjusted_rand(true_labels, categories: list[list[int]]) -> float:
     """Adjusted Rand index between planted groups and discovered categories."""
+    wait_for_preload()
     from sklearn.metrics import adjusted_rand_score
 
     true_labels = np.asarray(true_labels)

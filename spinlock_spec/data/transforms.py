@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .colstats import by_columns
+from spinlock_spec.preload import wait as wait_for_preload
 
 TRANSFORM_METHODS = ("yeo-johnson", "quantile", "auto")
 NONE, YEO_JOHNSON, QUANTILE = 0, 1, 2
@@ -91,6 +92,7 @@ class ColumnTransforms:
             out[:, yj] = yeo_johnson(u, self.lambdas[yj])
         qt = np.flatnonzero(self.kind == QUANTILE)
         if qt.size:
+            wait_for_preload()
             from scipy.special import ndtri
             for j in qt:
                 p = _interp_both(out[:, j], self.quantiles[:, j], self.references)
@@ -108,6 +110,7 @@ class ColumnTransforms:
             out[:, yj] = u * self.pre_scale[yj] + self.pre_center[yj]
         qt = np.flatnonzero(self.kind == QUANTILE)
         if qt.size:
+            wait_for_preload()
             from scipy.special import ndtr
             for j in qt:
                 p = np.clip(ndtr(out[:, j]), _P_EPS, 1 - _P_EPS)
@@ -228,6 +231,7 @@ def fit_transform_params(x: np.ndarray, method: str) -> ColumnTransforms:
     fit_rows = x if n <= FIT_MAX_ROWS else x[np.linspace(0, n - 1, FIT_MAX_ROWS).astype(np.int64)]
     out.low, out.high = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
     if method == "quantile":
+        wait_for_preload()
         from sklearn.preprocessing import QuantileTransformer
 
         qt = QuantileTransformer(n_quantiles=min(MAX_QUANTILES, fit_rows.shape[0]),
@@ -240,6 +244,7 @@ def fit_transform_params(x: np.ndarray, method: str) -> ColumnTransforms:
     cols = np.arange(d) if method == "yeo-johnson" else np.flatnonzero(heavy_tailed(fit_rows))
     if cols.size == 0:
         return out
+    wait_for_preload()
     from sklearn.preprocessing import PowerTransformer
 
     sub = fit_rows[:, cols]

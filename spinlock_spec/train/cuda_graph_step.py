@@ -40,6 +40,8 @@ import threading
 
 import torch
 
+from spinlock_spec import preload
+
 WARMUP_STEPS = 1      # eager steps of a new key before it is captured
 
 
@@ -210,7 +212,6 @@ def model_graph_key(model: torch.nn.Module, optimizers: Mapping[str, Any] | None
 # imports torch._dynamo (~1.2 s), fitting the data's transforms and clustering its
 # features import scikit-learn and SciPy (~1.5 s).  In the order the main thread needs them.
 PRELOADED_MODULES = ("sklearn.preprocessing", "sklearn.cluster", "sklearn.metrics", "torch._dynamo")
-PRELOAD_SWITCH_INTERVAL_S = 2e-4
 
 
 def warm_up_cuda(device: str | None) -> threading.Thread | None:
@@ -220,9 +221,8 @@ def warm_up_cuda(device: str | None) -> threading.Thread | None:
     step.  No random numbers are drawn (the trainer's RNG streams are unchanged); errors
     are left for the trainer to meet and report.  With a GPU, a second thread imports
     :data:`PRELOADED_MODULES` meanwhile: the data preparation spends its time in numpy calls
-    that release the GIL, so the imports cost the run almost nothing (the main thread
-    waits on a module's import lock if it gets there first, and imports nothing that these
-    modules import back)."""
+    that release the GIL, so the imports cost the run almost nothing (the main thread calls
+    :func:`spinlock_spec.preload.wait` before it imports any of them itself)."""
     if str(device).startswith("cpu"):
         return None
 
@@ -230,7 +230,7 @@ def warm_up_cuda(device: str | None) -> threading.Thread | None:
         try:
             if not torch.cuda.is_available():        # auto without a GPU: nothing to start
                 return
-            threading.Thread(target=preload_modules, name="spinlock-preload", daemon=True).start()
+            preload.start(PRELOADED_MODULES)
             target = torch.device("cuda" if device in (None, "auto") else device)
             with torch.cuda.device(target):
                 a = torch.ones(64, 64, device=target)
@@ -244,25 +244,3 @@ def warm_up_cuda(device: str | None) -> threading.Thread | None:
     thread = threading.Thread(target=work, name="spinlock-cuda-warmup", daemon=True)
     thread.start()
     return thread
-
-
-def preload_modules(names: tuple[str, ...] = PRELOADED_MODULES) -> None:
-    """Import ``names`` (a missing or broken one is skipped: the main thread meets it).
-
-    Importing is pure Python and holds the GIL; a numpy call of the main thread that
-    released it would wait up to the interpreter's switch interval (5 ms) to get it back,
-    after every short call.  While the imports run the interval is
-    :data:`PRELOAD_SWITCH_INTERVAL_S`, so the data preparation keeps its pace."""
-    import importlib
-    import sys
-
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, PRELOAD_SWITCH_INTERVAL_S))
-    try:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported where the module is really needed
-                continue
-    finally:
-        sys.setswitchinterval(previous)

@@ -68,7 +68,9 @@ class VQVAETrainer:
                  true_labels: Sequence[int] | None = None, metadata: Mapping[str, Any] | None = None,
                  progress: bool = True, tensorboard: bool = False, dist: Any = None,
                  train_stream: Any = None, final_metrics: Callable[..., dict] | None = None):
+        from spinlock_spec import preload
         from .distributed import DistContext
+        preload.wait()          # torch.compile and the first optimizer step import torch._dynamo
         self.final_metrics = final_metrics      # (model, metrics) -> metrics: the user-scale quality
         self.dist = dist if dist is not None else DistContext()
         self.cfg = TrainingConfig.from_dict(training_cfg, random_seed=seed)
