@@ -339,12 +339,13 @@ def build_schema() -> dict:
             "learnable_assignment": LEARNABLE,
             "feature_cleaning": CLEANING,
             "normalization_method": _enum(
-                ["standard", "mad", "yeo-johnson", "quantile", "auto"], "auto",
+                ["standard", "mad", "yeo-johnson", "quantile", "auto"], "standard",
                 "Column normalisation of tabular families: mean/std, median/MAD, or a monotone "
-                "per-column transform then mean/std: yeo-johnson (every column), quantile (to a "
-                "normal), auto (yeo-johnson on heavy-tailed columns only: more than 1% of values "
-                "beyond 5 robust sd, or excess kurtosis > 10; chosen as the default from user-scale quality on real "
-                "tables, docs/decisions.md). Decode inverts it (docs/model.md)."),
+                "per-column transform then mean/std: yeo-johnson (every column; lambda held in [0, 2]), "
+                "quantile (to a normal), auto (yeo-johnson on heavy-tailed columns only: more than 1% of "
+                "values beyond 5 robust sd, or excess kurtosis > 10). standard is the default: best or "
+                "tied on user-scale quality on real tables, heavy-tailed ones included (docs/decisions.md "
+                "§8). Decode inverts it (docs/model.md)."),
             "logging": LOGGING,
             "random_seed": _p("integer", 42, "Seed of splits, initialisation and shuffling.",
                               minimum=0, maximum=2 ** 32 - 1),

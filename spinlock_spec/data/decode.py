@@ -9,8 +9,10 @@ quality metric; a tokenizer object can call them as they are.
   transform are inverted (clipping is not: a clipped value stays at its bound), a
   column dropped as a duplicate is its twin's affine map, a near-constant column its
   training mean, a column missing in every training row NaN.
-* :func:`user_z`: the user's raw columns as z-scores with the raw training mean and
-  std, *not* clipped, NaN where a value is missing: the scale of ``quality``.
+* :func:`user_z`: the user's raw columns as z-scores (by default with the raw training
+  mean and std), *not* clipped, NaN where a value is missing;
+* :func:`rows_scale`: the scale of ``quality``: each column's mean and std over the
+  evaluated rows themselves (validation rows in training, every row in ``evaluate``).
 * :class:`UserScaleError`: running sums for ``quality`` = 1 - MSE and per-column R^2
   on that scale, over every finite entry of every input column.
 """
@@ -50,12 +52,33 @@ def decode(pre: Preprocessor, reconstruction: dict[str, np.ndarray]) -> dict[str
     return out
 
 
-def user_z(stats: TabularStats, values: np.ndarray) -> np.ndarray:
-    """Raw input columns [N, n_input_columns] (or decoded ones) -> user-scale z-scores."""
+def user_z(stats: TabularStats, values: np.ndarray, center: np.ndarray | None = None,
+           scale: np.ndarray | None = None) -> np.ndarray:
+    """Raw input columns [N, n_input_columns] (or decoded ones) -> z-scores with the raw
+    training mean and std, or with ``center`` / ``scale`` (:func:`rows_scale`)."""
     x = np.asarray(values, np.float64)
+    center = stats.user_center if center is None else center
+    scale = stats.user_scale if scale is None else scale
     with np.errstate(invalid="ignore", over="ignore"):
-        z = (x - stats.user_center) / stats.user_scale
+        z = (x - center) / scale
     return np.where(np.isfinite(z), z, np.nan)
+
+
+def rows_scale(stats: TabularStats, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scale of ``quality``: the mean and std of each input column over the evaluated
+    raw rows ``raw`` [N, n_input_columns] themselves (missing values left out), so that a
+    column's error is measured against its own spread in those rows (1 - its MSE is its
+    R^2 about their mean).  A column with fewer than 2 values or no spread there keeps
+    the training mean and std (``user_center`` / ``user_scale``)."""
+    x = np.asarray(raw, np.float64)
+    x = np.where(np.isfinite(x), x, np.nan)
+    n = np.isfinite(x).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(n > 0, n, 1)
+        mu = np.where(n > 0, np.nansum(x, axis=0) / safe, 0.0)
+        sd = np.sqrt(np.where(n > 0, np.nansum((x - mu) ** 2, axis=0) / safe, 0.0))
+    ok = (n >= 2) & (sd > 1e-12 * np.maximum(1.0, np.abs(mu))) & np.isfinite(sd)
+    return np.where(ok, mu, stats.user_center), np.where(ok, sd, stats.user_scale)
 
 
 class UserScaleError:
@@ -68,9 +91,12 @@ class UserScaleError:
         self.other_sse, self.other_count = 0.0, 0
 
     def update_tabular(self, family: str, stats: TabularStats, raw: np.ndarray,
-                       decoded: np.ndarray) -> None:
-        truth = user_z(stats, raw)
-        pred = user_z(stats, decoded)
+                       decoded: np.ndarray, scale: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``scale``: (center, std) per input column (:func:`rows_scale`); default the
+        training mean and std."""
+        center, std = scale if scale is not None else (None, None)
+        truth = user_z(stats, raw, center, std)
+        pred = user_z(stats, decoded, center, std)
         pred = np.where(np.isnan(pred) & ~np.isnan(truth), 0.0, pred)   # an unknown column: its mean
         valid = ~np.isnan(truth)
         err = np.where(valid, (pred - truth) ** 2, 0.0)
@@ -157,4 +183,4 @@ def input_feature_report(pre: Preprocessor, categories: dict | None = None) -> l
     return out
 
 
-__all__ = ["decode", "decode_tabular", "user_z", "UserScaleError", "fate_summary", "input_feature_report", "MISSING"]
+__all__ = ["decode", "decode_tabular", "user_z", "rows_scale", "UserScaleError", "fate_summary", "input_feature_report", "MISSING"]

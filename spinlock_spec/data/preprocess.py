@@ -31,9 +31,9 @@ column it duplicates, fitted on the imputed training values), ``constant``
 (dropped for low variance: rebuilt as its training mean), ``unstable`` (dropped for
 extreme variance and coefficient of variation: rebuilt as its training mean) or ``missing`` (NaN in
 every training row: rebuilt as NaN).  ``data/decode.py`` turns model outputs back
-into every column in the user's units; the *user scale* of a column is its raw
-z-score with the training mean / std (``user_center`` / ``user_scale``), before
-any clipping: the scale on which ``quality`` is reported.
+into every column in the user's units; ``user_center`` / ``user_scale`` are the raw
+training mean / std before any clipping (``quality`` uses the evaluated rows' own
+mean / std, falling back to these: data/decode.rows_scale).
 
 Temporal families ([N, T, D]) are normalized per channel over the valid steps
 only (steps before ``lengths``); non-finite values become the channel centre

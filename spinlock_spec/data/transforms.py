@@ -15,6 +15,14 @@
   standard deviations from its median (robust sd = IQR / 1.349; a normal column
   has 6e-7 there), or when its excess kurtosis exceeds ``KURTOSIS`` (10).
 
+Yeo-Johnson's lambda is held in [0, 2]: there the transform maps the real line onto
+the real line.  With lambda < 0 the right side saturates at 1 / |lambda| (with
+lambda > 2 the left side at -1 / (lambda - 2)), so the largest training values land
+next to the asymptote and the inverse multiplies a small decoding error there into an
+error of many standard deviations in the user's units (on a catch22-kind table a
+column's training max sat 0.01 below 1 / |lambda|: user-scale quality 0.82 with
+lambda free in [-3, 5], 0.90 held in [0, 2]; docs/decisions.md §8).
+
 scikit-learn only *fits* (imported inside :func:`fit_transform_params`); the
 fitted numbers are plain arrays (lambdas, pre-scaling, quantile references)
 and both directions are computed here with numpy/scipy, so a run folder's
@@ -37,6 +45,7 @@ KURTOSIS = 10.0
 MAX_QUANTILES = 1000
 FIT_MAX_ROWS = 100_000
 IQR_TO_STD = 1.349
+LAMBDA_MIN, LAMBDA_MAX = 0.0, 2.0   # Yeo-Johnson onto the whole line (see the module docstring)
 _P_EPS = 1e-7          # quantile: probabilities clipped to [eps, 1 - eps] (|z| <= 5.2)
 _BIG = 1e300
 
@@ -257,7 +266,7 @@ def fit_transform_params(x: np.ndarray, method: str) -> ColumnTransforms:
     with np.errstate(all="ignore"):
         pt = PowerTransformer(method="yeo-johnson", standardize=False).fit(u)
     lambdas = np.asarray(pt.lambdas_, np.float64)
-    lambdas = np.where(np.isfinite(lambdas), np.clip(lambdas, -3.0, 5.0), 1.0)
+    lambdas = np.where(np.isfinite(lambdas), np.clip(lambdas, LAMBDA_MIN, LAMBDA_MAX), 1.0)
     out.kind[cols] = YEO_JOHNSON
     out.pre_center[cols] = med
     out.pre_scale[cols] = scale

@@ -4,8 +4,10 @@ For the rows of a raw (not normalized) dataset: normalize with the run's fitted
 preprocessor, encode to token ids, decode the ids (``decode_codes``), map the
 reconstruction back to every input column in the user's units
 (:func:`spinlock_spec.data.decode.decode_tabular`: inverse transform, twins,
-constants), and compare with the user's columns as raw z-scores (training mean and
-std, *not* clipped).  ``quality = clamp(1 - MSE, 0, 1)`` over every finite entry of
+constants), and compare with the user's columns as raw z-scores, *not* clipped, with each
+column's mean and std over the evaluated rows themselves (``rows_scale``: a column's
+``1 - MSE`` is its R^2; a rare value in a column almost constant in the training rows
+no longer counts as hundreds of training standard deviations).  ``quality = clamp(1 - MSE, 0, 1)`` over every finite entry of
 every input column of the tabular families (temporal and field targets count on
 the model's scale); ``feature_r2`` is the R^2 of each input column.
 
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spinlock_spec.data.decode import UserScaleError, decode_tabular
+from spinlock_spec.data.decode import UserScaleError, decode_tabular, rows_scale
 from spinlock_spec.data.preprocess import Preprocessor, TabularStats
 
 from ..logs import get_logger
@@ -42,6 +44,8 @@ def user_scale_metrics(model: torch.nn.Module, pre: Preprocessor, raw, *, batch_
         normalized = pre.transform(raw)
         arrays = {k: torch.as_tensor(np.asarray(v)) for k, v in normalized.arrays.items()}
         err = UserScaleError()
+        scales = {f: rows_scale(s, np.asarray(raw.arrays[f])) for f, s in pre.families.items()
+                  if isinstance(s, TabularStats) and f in raw.arrays}
         n = normalized.n_samples
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
@@ -58,7 +62,8 @@ def user_scale_metrics(model: torch.nn.Module, pre: Preprocessor, raw, *, batch_
                     # follows them with its CNN embedding, which has no user scale
                     own = len(stats.kept)
                     decoded = decode_tabular(stats, value[:, :own].float().cpu().numpy())
-                    err.update_tabular(family, stats, np.asarray(raw.arrays[family][start:stop]), decoded)
+                    err.update_tabular(family, stats, np.asarray(raw.arrays[family][start:stop]), decoded,
+                                       scales.get(family))
                     if value.shape[1] > own:
                         diff = value[:, own:].float() - targets[family][:, own:].float()
                         err.update_other(float(diff.pow(2).sum()), int(diff.numel()))
