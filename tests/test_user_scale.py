@@ -275,6 +275,32 @@ def test_evaluate_names_its_stages_for_the_progress_lines(breast_cancer_run):
                     f"linear probes of {labels} (tokens and raw features)"]
 
 
+def test_rows_scale_bounds_what_a_rare_value_costs_on_digits():
+    """The scale of quality on a real table: digits' validation rows hold pixel values that
+    are (nearly) never non-zero in the training rows, so on the training std they are tens
+    of standard deviations; on the validation rows' own std every column with spread has
+    unit variance there, so predicting its mean costs exactly 1, like every other column."""
+    from sklearn.datasets import load_digits
+
+    from spinlock_spec.data.decode import UserScaleError, rows_scale
+
+    x = load_digits().data.astype(np.float64)
+    full = Dataset({"summary": x}, n_samples=len(x))
+    train_idx, val_idx = full.split_indices(0.2, 0)
+    pre = fit_preprocessor(Dataset({"summary": x[train_idx]}, n_samples=len(train_idx)))
+    stats = pre.families["summary"]
+    val = x[val_idx]
+    mean_pred = np.broadcast_to(val.mean(axis=0), val.shape)     # the best constant prediction
+    on_train, on_rows = UserScaleError(), UserScaleError()
+    on_train.update_tabular("summary", stats, val, mean_pred)
+    on_rows.update_tabular("summary", stats, val, mean_pred, rows_scale(stats, val))
+    spread = val.std(axis=0) > 0
+    assert on_train.column_mse("summary")[spread].max() > 20           # a rare pixel, on the training std
+    np.testing.assert_allclose(on_rows.column_mse("summary")[spread], 1.0, rtol=1e-9)
+    assert (on_rows.column_mse("summary")[~spread] == 0).all()          # no spread, predicted exactly
+
+
+@pytest.mark.slow
 def test_digits_quality_is_measured_on_the_evaluated_rows_scale(tmp_path):
     """Digits has pixels that are non-zero in a handful of the 1,797 images: on the training
     rows' std one such value in a validation row was hundreds of standard deviations and
