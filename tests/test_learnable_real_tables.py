@@ -26,6 +26,7 @@ training:
   num_epochs: {epochs}
   batch_size: {batch}
   category_assignment: {mode}
+normalization_method: auto
 random_seed: {seed}
 """
 LEGACY = ["learnable_assignment.forward_assignment=soft", "learnable_assignment.credit_row_fraction=1.0",
