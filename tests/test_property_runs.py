@@ -165,3 +165,21 @@ def test_many_damaged_run_folders_encode_and_report(runs, tmp_path_factory, caps
 @given(name=st.sampled_from(RESUME_FILES), **DAMAGE)
 def test_many_damaged_run_folders_resume(runs, tmp_path_factory, capsys, name, kind, where, value, deep):
     _resume(runs, tmp_path_factory, capsys, name, kind, where, value, deep)
+
+
+def test_stats_npz_naming_an_unknown_zip_version_is_a_located_error(runs, tmp_path, capsys):
+    """A flipped byte in the zip directory of normalization_stats.npz that names a zip version
+    zipfile does not implement (NotImplementedError) is a D013 message, not an internal error."""
+    root, data, _, _ = runs
+    run = tmp_path / "A"
+    shutil.copytree(root / "A", run)
+    stats = run / "normalization_stats.npz"
+    raw = bytearray(stats.read_bytes())
+    at = raw.find(b"PK\x01\x02")                   # the first central-directory entry
+    assert at >= 0
+    raw[at + 6:at + 8] = (210).to_bytes(2, "little")    # "version needed to extract": 21.0
+    stats.write_bytes(bytes(raw))
+    code = main_exit_code(["encode", run, "--data", data, "--out", tmp_path / "t.npz"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "D013" in err and "normalization_stats.npz" in err and "internal error" not in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,10 @@ from spinlock_spec.errors import DataError
 
 from .dataset import Dataset
 
+# what reading a damaged NPZ (a zip of .npy members) raises: a bad header or shape (ValueError),
+# a truncated or unreadable file, a broken zip directory, a header naming a zip version or
+# compression zipfile does not implement, a broken deflate stream
+NPZ_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, zlib.error)
 SEPARATORS = ("/", "__")
 
 
@@ -30,7 +35,7 @@ class NPZReader:
         try:
             self.zip = zipfile.ZipFile(self.path)
             members = self.zip.namelist()
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except NPZ_READ_ERRORS as exc:
             raise DataError(f"cannot open {self.path} as NPZ: the file is corrupt or truncated ({exc})",
                             code="D003") from None
         self.members = {m[:-4]: m for m in members if m.endswith(".npy")}
@@ -61,7 +66,7 @@ class NPZReader:
                     else:
                         raise ValueError(f"unsupported .npy format version {version}")
                     header_end = fp.tell()
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            except NPZ_READ_ERRORS as exc:
                 raise self._corrupt(key, exc) from None
             dtype = np.dtype(dtype)
             stored = self.zip.getinfo(self.members[key]).file_size
@@ -110,7 +115,7 @@ class NPZReader:
         try:
             with self.zip.open(self.members[key]) as fp:
                 arr = np.lib.format.read_array(fp, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        except NPZ_READ_ERRORS as exc:
             raise self._corrupt(key, exc) from None
         return arr if n_rows is None or arr.ndim == 0 else arr[:n_rows]
 

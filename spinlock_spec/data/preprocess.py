@@ -56,7 +56,6 @@ import json
 import logging
 import os
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +65,7 @@ from spinlock_spec.errors import DataError
 
 from .colstats import by_columns
 from .dataset import Dataset
+from .npz import NPZ_READ_ERRORS
 from .tabular_stats import (CONSTANT, MISSING, TOKENIZED, TWIN, UNSTABLE,  # noqa: F401
                             TabularStats, saved_fates)
 from .transforms import TRANSFORM_METHODS, ColumnTransforms, fit_transform_params
@@ -486,7 +486,7 @@ class Preprocessor:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 d = {k: npz[k] for k in npz.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        except NPZ_READ_ERRORS as exc:
             raise DataError(f"cannot read normalization statistics {path}: {exc}", code="D013") from None
         return cls.from_npz_dict(d, source=str(path))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spinlock_spec.data.npz import NPZ_READ_ERRORS
 from spinlock_spec.errors import DataError
 
 
@@ -48,7 +49,7 @@ def _read_file(path: Path) -> np.ndarray:
                                     hint="or give the key: --labels KEY with the data file")
                 return npz[npz.files[0]]
         lines = [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+    except (*NPZ_READ_ERRORS, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read labels from {path}: {exc}", code="D040") from None
     if len(lines) > 1 and not _is_number(lines[0]) and _is_number(lines[1]):
         lines = lines[1:]                       # a header line over numeric labels
