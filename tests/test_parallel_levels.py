@@ -115,6 +115,15 @@ def test_32_24_16_spec_trains_encodes_and_resumes_bit_exactly(tmp_path):
         codes, sizes = npz["tokens"], npz["codebook_sizes"]
         assert codes.shape[0] == 600 and codes.shape[2] == 3 and (sizes[:, :] == [32, 16, 8]).all()
         assert (codes >= 0).all() and (codes < sizes[None]).all()
+    # the zoo: pushed to a folder registry, pulled and verified, encodes the same tokens
+    registry, cache = tmp_path / "registry", {"SPINLOCK_SPEC_CACHE": str(tmp_path / "cache")}
+    proc = cli("zoo", "push", full, "par", "--registry", registry, env=cache)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = cli("encode", "--model", "zoo:par", "--data", data, "--out", tmp_path / "zoo_tokens.npz",
+               env={**cache, "SPINLOCK_SPEC_REGISTRY": str(registry)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with np.load(tmp_path / "zoo_tokens.npz", allow_pickle=False) as npz:
+        assert np.array_equal(npz["tokens"], codes)
     proc = cli("report", full, "--format", "json")       # encodes the validation split through lookup
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cats = json.loads(proc.stdout)["categories"]
