@@ -166,7 +166,8 @@ def test_two_workers_share_one_study(tmp_path):
                               stderr=subprocess.STDOUT, text=True, env=env) for name in ("a", "b")]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    ran = [{int(d.name.split("-")[1]) for d in (tmp_path / name / "trials").iterdir()} for name in ("a", "b")]
+    ran = [{int(d.name.split("-")[1]) for d in (tmp_path / name / "trials").iterdir() if d.is_dir()}
+           for name in ("a", "b")]
     assert ran[0] and ran[1] and not ran[0] & ran[1], ran
     assert ran[0] | ran[1] == {0, 1, 2, 3}
     rows = _show(tmp_path / "a")["trials"]
@@ -190,7 +191,7 @@ def test_failing_trial_recorded_and_duplicate_reused(tmp_path):
         assert by[("64", lr)]["status"] == "complete"
     assert by[("64", "1e-3")]["metric"] == by[("64", "0.001")]["metric"]
     assert sum(r["reused_from"] is not None for r in rows) == 2
-    assert len(list((out / "trials").iterdir())) == 2     # the reused trials trained nothing
+    assert len([d for d in (out / "trials").iterdir() if d.is_dir()]) == 2     # the reused trials trained nothing
 
 
 @pytest.mark.slow
@@ -198,7 +199,7 @@ def test_pruner_stops_a_bad_trial(tmp_path):
     """The median pruner, fed each epoch's validation loss from metrics.jsonl, stops a trial
     whose learning rate barely trains, after three finished trials, at epoch 3."""
     out = tmp_path / "sw"
-    proc = cli("sweep", SPEC, "-p", "training.learning_rate=1e-3,2e-3,3e-3,1e-7", "--epochs", "5",
+    proc = cli("sweep", SPEC, "-p", "training.learning_rate=1e-3,2e-3,3e-3,1e-7", "--epochs", "8",
                *SMALL_SET_ARGS, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {r["values"]["training.learning_rate"]: r for r in _show(out)["trials"]}
@@ -206,7 +207,7 @@ def test_pruner_stops_a_bad_trial(tmp_path):
     bad = rows["1e-7"]
     assert bad["status"] == "pruned", bad
     epochs = (Path(bad["run_dir"]) / "metrics.jsonl").read_text().splitlines()
-    assert 3 <= len(epochs) < 5
+    assert 3 <= len(epochs) < 8
 
 
 @pytest.mark.slow

@@ -27,6 +27,9 @@ from spinlock_spec.sweep.params import is_grid, parse_params, trial_overrides
 THREADS_ENV = "SPINLOCK_SWEEP_THREADS"
 
 
+POLL_S = 0.1        # an epoch of a small trial can take well under a second
+
+
 class MetricFeed(threading.Thread):
     """Reads new epoch records of a run folder's metrics.jsonl, reports them to the trial,
     and interrupts the training when the pruner says so."""
@@ -41,7 +44,7 @@ class MetricFeed(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(0.5):
+        while not self.done.wait(POLL_S):
             self.poll()
 
     def poll(self) -> None:
