@@ -124,8 +124,7 @@ def _notes(run) -> list[str]:
 
 
 # about 7 s a seed on an idle 2-core CPU (over a minute when the cores are shared)
-@pytest.mark.parametrize("seed", [0, 1, 2, pytest.param(3, marks=pytest.mark.slow),
-                                  pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3, 4))])
 def test_pruning_removes_the_surplus_of_nine_categories_over_six_planted_groups(tmp_path, seed):
     """6 planted groups, 9 initial categories (three groups split in halves): each half
     explains most of what the other explains of its features, so the halves merge (the
