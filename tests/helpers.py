@@ -63,3 +63,17 @@ def write_spec(folder: Path, body: str, name: str = "spec.yaml") -> Path:
     path = Path(folder) / name
     path.write_text(body)
     return path
+
+
+def train_tiny_run(root: Path, spec_text: str) -> tuple[Path, Path, Path]:
+    """Train ``spec_text`` on a fresh 300-row synthesized HDF5 into ``root/A`` (in this process,
+    lock released): (run folder, data file, spec file)."""
+    import spinlock_spec as ss
+
+    data = root / "d.h5"
+    assert main_exit_code(["data", "synth", "--out", data, "--n", 300, "--seed", 1]) == 0
+    spec = root / "tiny.yaml"
+    spec.write_text(spec_text)
+    ss.train(spec, data=str(data), out=root / "A", quiet=True, progress=False)
+    (root / "A" / ".lock").unlink(missing_ok=True)
+    return root / "A", data, spec

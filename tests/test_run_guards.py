@@ -18,7 +18,7 @@ import pytest
 import spinlock_spec as ss
 from spinlock_spec.errors import CheckpointError, DataError
 from spinlock_spec.runs.guard import RunLock, data_fingerprint, prepare_out, resume_data
-from helpers import ROOT, assert_user_error, cli, main_exit_code
+from helpers import ROOT, assert_user_error, cli, main_exit_code, train_tiny_run
 
 TINY = ("dataset:\n  path: null\n  synthetic:\n    n_samples: 400\nfamilies:\n  summary:\n"
         "    encoder: identity\nrandom_seed: 3\ntraining:\n  batch_size: 64\n  num_epochs: 1\n")
@@ -27,14 +27,7 @@ TINY = ("dataset:\n  path: null\n  synthetic:\n    n_samples: 400\nfamilies:\n  
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """(run folder trained 1 epoch on d.h5, the data file, the spec file)."""
-    root = tmp_path_factory.mktemp("guards")
-    data = root / "d.h5"
-    assert main_exit_code(["data", "synth", "--out", data, "--n", 300, "--seed", 1]) == 0
-    spec = root / "tiny.yaml"
-    spec.write_text(TINY)
-    run = root / "A"
-    ss.train(spec, data=str(data), out=run, quiet=True, progress=False)
-    return run, data, spec
+    return train_tiny_run(tmp_path_factory.mktemp("guards"), TINY)
 
 
 def _copy(run: Path, to: Path) -> Path:

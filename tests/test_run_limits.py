@@ -16,22 +16,14 @@ import h5py
 import numpy as np
 import pytest
 
-import spinlock_spec as ss
-from helpers import MINIMAL_SPEC, main_exit_code
+from helpers import MINIMAL_SPEC, main_exit_code, train_tiny_run
 
 TINY = MINIMAL_SPEC + "training:\n  batch_size: 64\n  num_epochs: 1\n"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("limits")
-    data = root / "d.h5"
-    assert main_exit_code(["data", "synth", "--out", data, "--n", 300, "--seed", 1]) == 0
-    spec = root / "tiny.yaml"
-    spec.write_text(TINY)
-    ss.train(spec, data=str(data), out=root / "A", quiet=True, progress=False)
-    (root / "A" / ".lock").unlink(missing_ok=True)
-    return root / "A", data, spec
+    return train_tiny_run(tmp_path_factory.mktemp("limits"), TINY)
 
 
 def _limited(args, *, fsize: int, cwd: Path) -> subprocess.CompletedProcess:
