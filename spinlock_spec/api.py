@@ -255,7 +255,7 @@ def _train_in(run, resume_dir, compiled, prepared, built, streamed, dist_ctx, lo
                   tensorboard=bool(spec_["logging"]["tensorboard"]),
                   metadata={"initial_ari": built.initial.ari, "data_source": prepared.source,
                             "trainer_type": compiled.trainer_type,
-                            "normalization_sha256": run_setup.normalization_sha256(run if main else None)},
+                            "normalization_sha256": run_setup.normalization_sha256(run.path if main else None)},
                   train_stream=streamed.stream if streamed is not None else None,
                   final_metrics=final_metrics_hook(prepared.preprocessor, prepared.raw_val), **dist_kw)
     if resume_dir is not None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from spinlock_spec.errors import CheckpointError, DataError
-from spinlock_spec.runs.folder import RunDir
 from spinlock_spec.runs.names import (BEST_MODEL_FILE, CONFIG_FILE, DATA_SOURCE_FILE, FINAL_MODEL_FILE,
                                       INITIAL_CATEGORIES_FILE, NORMALIZATION_FILE, RESUMES_FILE)
 
@@ -159,13 +158,14 @@ def check_spec_hash(folder: Path, compiled, meta: dict[str, Any], meta_name: str
                               "run's specs (edited, or a file of another run)", code="E403")
 
 
-def normalization_sha256(run) -> str | None:
-    """sha256 of the run's normalization_stats.npz (recorded in every model file's metadata)."""
-    if run is None or not (Path(run.path) / NORMALIZATION_FILE).is_file():
+def normalization_sha256(folder) -> str | None:
+    """sha256 of ``folder``'s normalization_stats.npz (recorded in every model file's metadata)."""
+    path = Path(folder) / NORMALIZATION_FILE if folder is not None else None
+    if path is None or not path.is_file():
         return None
     import hashlib
 
-    return hashlib.sha256((Path(run.path) / NORMALIZATION_FILE).read_bytes()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check_normalization(folder: Path, meta: dict[str, Any], meta_name: str) -> None:
@@ -174,7 +174,7 @@ def check_normalization(folder: Path, meta: dict[str, Any], meta_name: str) -> N
     recorded = meta.get("normalization_sha256") if isinstance(meta, dict) else None
     if not isinstance(recorded, str) or not (folder / NORMALIZATION_FILE).is_file():
         return          # runs from before the record
-    if normalization_sha256(RunDir(folder)) != recorded:
+    if normalization_sha256(folder) != recorded:
         raise DataError(f"{folder / NORMALIZATION_FILE}: is not the file the weights of {meta_name} were trained "
                         "with (sha256 differs: edited, or a file of another run)", code="D013",
                         hint="restore the run's own normalization_stats.npz")

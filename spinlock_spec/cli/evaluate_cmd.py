@@ -20,9 +20,8 @@ def evaluate_cmd(run, data, labels, which, fmt, no_save):
     import json
 
     from spinlock_spec import api
-    from spinlock_spec.evaluate import evaluate_run, format_text
-
     from spinlock_spec.cli.progress import Progress
+    from spinlock_spec.evaluate import evaluate_run, format_text, save_evaluation
 
     with Progress("evaluate") as progress:
         progress.stage(f"loading {run}")
@@ -30,8 +29,5 @@ def evaluate_cmd(run, data, labels, which, fmt, no_save):
         result = evaluate_run(loaded, data, labels, stage=progress.stage)
     result["weights"] = which
     if not no_save and not str(run).startswith("zoo:"):
-        from spinlock_spec.runs.folder import RunDir
-        from spinlock_spec.runs.names import EVALUATION_FILE
-
-        RunDir(loaded.path).write_json(EVALUATION_FILE, result)
+        save_evaluation(loaded.path, result)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else format_text(result))

@@ -207,15 +207,20 @@ def _fields(name: str, latents: list[np.ndarray], cfg: dict) -> np.ndarray:
     return out
 
 
+def _checked_latents(cfg: dict | None, families) -> tuple[dict, list[np.ndarray]]:
+    """The completed, checked config and its latents, for at least one family."""
+    cfg = with_defaults(cfg)
+    _check_cfg(cfg)
+    if not families:
+        raise DataError("the synthetic dataset needs at least one family", location="dataset.synthetic")
+    return cfg, draw_latents(cfg)
+
+
 def generate_synthetic(cfg: dict | None = None, family_names: list[str] | None = None) -> Dataset:
     """Generate the planted-structure dataset for ``family_names``
     (default: summary, temporal, initial, architecture)."""
-    cfg = with_defaults(cfg)
-    _check_cfg(cfg)
     families = list(DEFAULT_FAMILIES if family_names is None else family_names)
-    if not families:
-        raise DataError("the synthetic dataset needs at least one family", location="dataset.synthetic")
-    latents = draw_latents(cfg)
+    cfg, latents = _checked_latents(cfg, families)
     arrays: dict[str, np.ndarray] = {}
     column_names: dict[str, list[str]] = {}
     true_groups: dict[str, np.ndarray] = {}
@@ -238,11 +243,7 @@ def generate_layout(cfg: dict | None, layout: dict[str, dict]) -> Dataset:
     ``layout[name]`` holds ``table`` (columns of a [N, D] array, 0 = none), ``series`` ([T, D]
     or None) and ``fields`` ([C, S, S] channels C or None).  Families draw from the same
     latents and per-family streams as :func:`generate_synthetic`."""
-    cfg = with_defaults(cfg)
-    _check_cfg(cfg)
-    if not layout:
-        raise DataError("the synthetic dataset needs at least one family", location="dataset.synthetic")
-    latents = draw_latents(cfg)
+    cfg, latents = _checked_latents(cfg, layout)
     arrays: dict[str, np.ndarray] = {}
     column_names: dict[str, list[str]] = {}
     true_groups: dict[str, np.ndarray] = {}

@@ -66,6 +66,14 @@ def evaluate_run(run, data, labels: str | None = None, *, batch_size: int = 4096
     return result
 
 
+def save_evaluation(run_path, result: dict[str, Any]) -> None:
+    """Keep ``result`` as the run's evaluation.json (``report`` shows it)."""
+    from spinlock_spec.runs.folder import RunDir
+    from spinlock_spec.runs.names import EVALUATION_FILE
+
+    RunDir(run_path).write_json(EVALUATION_FILE, result)
+
+
 def format_text(result: dict[str, Any]) -> str:
     """The table shown on screen."""
     lines = [f"Evaluation of {result['run']} on {result['data']} ({result['n_rows']} rows)",

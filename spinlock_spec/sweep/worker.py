@@ -114,13 +114,10 @@ def metric_value(metric: str, history: dict, run_dir=None, labels: str | None = 
 
 def _probe_accuracy(run_dir, labels: str) -> float | None:
     from spinlock_spec import api
-    from spinlock_spec.evaluate import evaluate_run
-    from spinlock_spec.runs.folder import RunDir
-    from spinlock_spec.runs.names import EVALUATION_FILE
+    from spinlock_spec.evaluate import evaluate_run, save_evaluation
 
-    run = api.load_run(run_dir)
-    result = evaluate_run(run, None, labels)
-    RunDir(run_dir).write_json(EVALUATION_FILE, result)       # `report` shows it with the run
+    result = evaluate_run(api.load_run(run_dir), None, labels)
+    save_evaluation(run_dir, result)
     return (result.get("probe") or {}).get("rows", {}).get(PROBE_ROW, {}).get("accuracy")
 
 
