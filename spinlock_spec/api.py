@@ -184,25 +184,32 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     compiled = compile_spec(spec, extra, data=data)
     _require_ok(compiled)
     spec_ = compiled.spec
-    _check_device(spec_["training"]["device"])      # before clustering and loading
+    early = _prepare_early(compiled, data, log) if resume_dir is None and not dry_run else None
+    _check_device(spec_["training"]["device"])      # before clustering (and loading, but for `early`)
     dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
-    _report_diagnostics(compiled, log)
+    if early is None:
+        _report_diagnostics(compiled, log)
     if not dry_run:                   # CUDA starts while the host prepares the data
-        from spinlock_spec.train.cuda_graph_step import warm_up_cuda
+        from spinlock_spec.train.cuda_graph_step import PRELOADED_MODULES, warm_up_cuda
         from spinlock_spec.train.distributed import device_for
-        warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]))
+        warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]),
+                     preload_modules=PRELOADED_MODULES if early is None else ())
+        if early is not None:         # imported by the first optimizer step: meanwhile, here
+            import torch._dynamo  # noqa: F401
 
     saved_pre, saved_categories, changes = None, None, []
     if resume_dir is not None:        # the folder's config.yaml is the run's own (not edited or swapped in)
         run_setup.check_spec_hash(resume_dir, compile_spec(resume_dir / CONFIG_FILE), {}, CONFIG_FILE)
         changes = run_setup.check_resume(resume_dir, compiled)
         saved_pre, saved_categories = run_setup.saved_state(resume_dir)
-    streamed = _streamed_data(compiled, data, log)
+    streamed = early.streamed if early is not None else _streamed_data(compiled, data, log)
     if streamed is not None:
         if saved_pre is not None:
             streamed.preprocessor = saved_pre
         prepared = PreparedData(streamed.train_sample, streamed.val, streamed.preprocessor,
                                 str(streamed.sample.source), raw_val=streamed.val_raw)
+    elif early is not None:
+        prepared = early.prepared.result()
     else:
         prepared = prepare_data(compiled, data, preprocessor=saved_pre)
     _report_column_fates(prepared.preprocessor, log)
@@ -294,6 +301,37 @@ def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
         report = json.loads(categories_path.read_text())
         report["input_features"] = input_feature_report(prepared.preprocessor, report)
         run.write_json(CATEGORIES_FILE, report)
+
+
+@dataclass
+class _EarlyData:
+    streamed: Any
+    prepared: Any = None
+
+
+def _prepare_early(compiled, data, log) -> _EarlyData | None:
+    """One process, a new run: the diagnostics, then the in-memory data prepared on a
+    background thread while this thread imports torch and starts CUDA (spinlock_spec/
+    background.py).  None under several processes (they join their group first, and only
+    rank 0 logs)."""
+    from spinlock_spec.train.world import env_world_size
+
+    if env_world_size() > 1:
+        return None
+    from spinlock_spec.background import BackgroundCall
+
+    _report_diagnostics(compiled, log)
+    streamed = _streamed_data(compiled, data, log)
+    if streamed is not None:
+        return _EarlyData(streamed)
+    return _EarlyData(None, BackgroundCall(_prepare_then_import, compiled, data, name="spinlock-prepare-data"))
+
+
+def _prepare_then_import(compiled, data) -> PreparedData:
+    """prepare_data, then the import the clustering needs next (on the same thread)."""
+    prepared = prepare_data(compiled, data)
+    import scipy.cluster.hierarchy  # noqa: F401
+    return prepared
 
 
 def _streamed_data(compiled, data, log):

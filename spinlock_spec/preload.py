@@ -10,11 +10,11 @@ Torch-free, so every layer may call :func:`wait`."""
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
 
+from spinlock_spec.background import SWITCH_INTERVAL_S, short_switch_interval  # noqa: F401
+
 _thread: threading.Thread | None = None
-SWITCH_INTERVAL_S = 2e-4
 
 
 def start(names: tuple[str, ...]) -> None:
@@ -40,13 +40,9 @@ def _import_all(names: tuple[str, ...]) -> None:
     released it would wait up to the interpreter's switch interval (5 ms) to get it back,
     after every short call.  While the imports run the interval is :data:`SWITCH_INTERVAL_S`,
     so the data preparation keeps its pace."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
-    try:
+    with short_switch_interval():
         for name in names:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - reported where the module is really needed
                 continue
-    finally:
-        sys.setswitchinterval(previous)

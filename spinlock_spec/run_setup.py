@@ -24,9 +24,9 @@ RESUMABLE_KEYS = ("training.num_epochs", "training.learning_rate", "training.dev
 
 def writes_run_folder() -> bool:
     """This process writes the run folder: a single process, or rank 0 of several."""
-    from spinlock_spec.train import distributed
+    from spinlock_spec.train.world import env_world_size
 
-    return distributed.env_world_size() <= 1 or os.environ.get("RANK", "0") == "0"
+    return env_world_size() <= 1 or os.environ.get("RANK", "0") == "0"
 
 
 def check_run_folder(path: Path) -> None:

@@ -161,3 +161,45 @@ def test_workload_a_discovery_under_three_seconds():
     cats = discover_categories(ds.arrays["summary"])
     assert time.perf_counter() - start < 3.0
     assert adjusted_rand(ds.true_groups["summary"], cats) >= 0.9
+
+
+def _same_partition(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return bool(np.array_equal(a[:, None] == a[None, :], b[:, None] == b[None, :]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clustering_equals_scikit_learns_agglomerative(seed):
+    """The clustering without scikit-learn (SciPy's average linkage cut after n - k merges)
+    gives scikit-learn's partition, ties included (rounded columns)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from spinlock_spec.data.discovery import _cluster, correlation_distance
+
+    rng = np.random.default_rng(seed)
+    for trial in range(12):
+        n = int(rng.integers(3, 45))
+        x = rng.normal(size=(60, n))
+        x[:, : n // 2] += 3 * rng.normal(size=(60, 1))
+        if trial % 3 == 0:
+            x = np.round(x)
+        dist = correlation_distance(x)
+        for k in sorted({1, 2, 3, min(n, 8), n}):
+            ours = _cluster(dist, k)
+            theirs = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(dist)
+            assert len(np.unique(ours)) == k
+            assert _same_partition(ours, theirs), (seed, trial, k)
+
+
+def test_adjusted_rand_equals_scikit_learns():
+    from sklearn.metrics import adjusted_rand_score
+
+    from spinlock_spec.data.discovery import rand_adjusted
+
+    rng = np.random.default_rng(5)
+    cases = [([0, 0, 1, 1], [1, 1, 0, 0]), ([0] * 5, [0] * 5), ([0, 1, 2], [0, 0, 0]), ([3], [7])]
+    for _ in range(200):
+        n = int(rng.integers(1, 60))
+        cases.append((rng.integers(0, int(rng.integers(1, 7)), n), rng.integers(0, int(rng.integers(1, 7)), n)))
+    for t, p in cases:
+        assert rand_adjusted(t, p) == pytest.approx(adjusted_rand_score(t, p), abs=1e-12)

@@ -127,3 +127,52 @@ def test_fast_exit_keeps_what_was_written(tmp_path):
     assert out.returncode == 0
     assert out.stdout == "unflushed stdout | still running"
     assert log_file.read_text() == "last log line\n"
+
+
+def test_background_call_hands_back_value_and_error_and_restores_the_interval():
+    """``train`` prepares its data on a BackgroundCall: its value and its exception arrive
+    on the caller's thread; overlapping users leave the switch interval as it was."""
+    import threading
+    import time
+
+    from spinlock_spec.background import SWITCH_INTERVAL_S, BackgroundCall, short_switch_interval
+    from spinlock_spec.errors import DataError
+
+    before = sys.getswitchinterval()
+    seen = []
+    call = BackgroundCall(lambda a, b=0: (seen.append(sys.getswitchinterval()), threading.current_thread().name,
+                                          a + b)[1:], 2, b=3, name="bg-test")
+    assert call.result() == ("bg-test", 5)
+    assert seen == [pytest.approx(min(before, SWITCH_INTERVAL_S))]
+
+    def fail():
+        raise DataError("bad rows", code="D020")
+    with pytest.raises(DataError, match="bad rows"):
+        BackgroundCall(fail).result()
+
+    slow = BackgroundCall(time.sleep, 0.3)          # overlapping users: restored when the last leaves
+    with short_switch_interval():
+        time.sleep(0.05)
+    assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+    slow.result()
+    assert sys.getswitchinterval() == before
+
+
+def test_training_on_synthetic_data_imports_no_scikit_learn(tmp_path):
+    """A run with a fixed number of categories (workload B's) clusters and scores without
+    scikit-learn: importing it cost 1.1-1.8 s of a 10 s GPU run (docs/decisions.md §9a)."""
+    code = textwrap.dedent(f"""
+        import sys
+        from spinlock_spec import api
+        spec = '''
+        dataset: {{synthetic: {{n_samples: 600, n_groups: 3, features_per_group: 4}}}}
+        families: {{summary: {{encoder: identity}}}}
+        training: {{batch_size: 64, num_epochs: 1, category_assignment: learnable, num_categories_auto: 3,
+                    device: cpu}}
+        '''
+        result = api.train(spec, out={str(tmp_path / "run")!r}, quiet=True, progress=False)
+        print(sorted(m for m in ("sklearn", "scipy.cluster.hierarchy") if m in sys.modules),
+              round(result.history["final_metrics"]["quality"], 3) > 0)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['scipy.cluster.hierarchy']", "True"]

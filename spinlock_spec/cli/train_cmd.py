@@ -58,7 +58,7 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
     from spinlock_spec import api
     from spinlock_spec.cli.compile_cmd import bare_overrides
     from spinlock_spec.logs import configure
-    from spinlock_spec.train.trainer import TrainingInterrupted
+    from spinlock_spec.train.divergence import TrainingInterrupted    # torch-free: torch loads later
 
     if spec and "=" in spec and not os.path.exists(spec):     # train --resume RUN key=value
         spec, assignments = None, (spec, *assignments)
@@ -81,9 +81,9 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
     if nproc > 1 and not dry_run:
         from spinlock_spec.cli import launcher
         from spinlock_spec.runs.guard import prepare_out
-        from spinlock_spec.train import distributed
+        from spinlock_spec.train.world import env_world_size
 
-        if distributed.env_world_size() > 1:
+        if env_world_size() > 1:
             raise click.UsageError("--nproc starts its own processes: leave it out under torchrun")
         if out is not None and resume is None:
             prepare_out(out, overwrite=overwrite)       # once, before the processes start
@@ -96,7 +96,6 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
     import signal
 
     from spinlock_spec.cli import launcher
-    from spinlock_spec.train import distributed
 
     signal.signal(signal.SIGTERM, launcher.interrupt)     # SIGTERM stops like Ctrl-C: checkpoint, hint
     try:
@@ -109,12 +108,19 @@ def train_cmd(spec, assignments, config, epochs, data, out, device, overrides, b
     except TrainingInterrupted:
         sys.exit(130)
     except Exception as exc:      # several processes (torchrun): show each failure once
-        code = distributed.silent_exit_code(exc)
+        code = _distributed().silent_exit_code(exc) if _distributed() else None
         if code is None:
             raise
         sys.exit(code)
     finally:
-        distributed.teardown()
+        if _distributed():
+            _distributed().teardown()
+
+
+def _distributed():
+    """train/distributed.py once this process imported it (it imports torch; a process that
+    never did has no process group to end or report on)."""
+    return sys.modules.get("spinlock_spec.train.distributed")
 
 
 def _print_resolved(compiled, log_format: str) -> None:

@@ -209,20 +209,24 @@ def model_graph_key(model: torch.nn.Module, optimizers: Mapping[str, Any] | None
 
 
 # Modules the CUDA path imports later on the main thread: the optimizer's first step
-# imports torch._dynamo (~1.2 s), fitting the data's transforms and clustering its
-# features import scikit-learn and SciPy (~1.5 s).  In the order the main thread needs them.
-PRELOADED_MODULES = ("sklearn.preprocessing", "sklearn.cluster", "sklearn.metrics", "torch._dynamo")
+# imports torch._dynamo (~1.2 s), clustering the features SciPy's hierarchy (~0.35 s).  In
+# the order the main thread needs them.  (scikit-learn is not on this path: only the
+# non-default normalizations and the silhouette import it, data/transforms.py and
+# data/discovery.py.)
+PRELOADED_MODULES = ("scipy.cluster.hierarchy", "torch._dynamo")
 
 
-def warm_up_cuda(device: str | None) -> threading.Thread | None:
+def warm_up_cuda(device: str | None, preload_modules: tuple[str, ...] = PRELOADED_MODULES) -> threading.Thread | None:
     """Start the CUDA context and cuBLAS in a background thread while the host prepares the
     data (``training.device`` auto/cuda/cuda:N).  Finding the driver, creating the context
     and loading the matrix libraries take about a second that otherwise precedes the first
     step.  No random numbers are drawn (the trainer's RNG streams are unchanged); errors
     are left for the trainer to meet and report.  With a GPU, a second thread imports
-    :data:`PRELOADED_MODULES` meanwhile: the data preparation spends its time in numpy calls
-    that release the GIL, so the imports cost the run almost nothing (the main thread calls
-    :func:`spinlock_spec.preload.wait` before it imports any of them itself)."""
+    ``preload_modules`` (default :data:`PRELOADED_MODULES`) meanwhile: the data preparation spends its
+    time in numpy calls that release the GIL, so the imports cost the run almost nothing (the
+    main thread calls :func:`spinlock_spec.preload.wait` before it imports any of them
+    itself).  ``()`` when the data are prepared on another thread, which imports what it
+    needs itself (two threads importing one package can meet half-initialised modules)."""
     if str(device).startswith("cpu"):
         return None
 
@@ -230,7 +234,8 @@ def warm_up_cuda(device: str | None) -> threading.Thread | None:
         try:
             if not torch.cuda.is_available():        # auto without a GPU: nothing to start
                 return
-            preload.start(PRELOADED_MODULES)
+            if preload_modules:
+                preload.start(preload_modules)
             target = torch.device("cuda" if device in (None, "auto") else device)
             with torch.cuda.device(target):
                 a = torch.ones(64, 64, device=target)

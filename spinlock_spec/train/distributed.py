@@ -32,32 +32,10 @@ Only rank 0 writes the run folder and logs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import torch
 
-
-@dataclass
-class DistContext:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    backend: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def local_slice(self, start: int, stop: int) -> tuple[int, int]:
-        """This rank's part [a, b) of the global batch rows [start, stop)."""
-        n = stop - start
-        per, extra = divmod(n, self.world_size)
-        a = start + self.rank * per + min(self.rank, extra)
-        return a, a + per + (1 if self.rank < extra else 0)
+from .world import DistContext, env_world_size  # noqa: F401 - re-exported
 
 
 _CONTEXT = DistContext()
@@ -67,13 +45,6 @@ _TRAINING_STARTED = False      # set by a distributed trainer: errors after this
 def mark_training_started() -> None:
     global _TRAINING_STARTED
     _TRAINING_STARTED = True
-
-
-def env_world_size() -> int:
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return 1
 
 
 def context() -> DistContext:
