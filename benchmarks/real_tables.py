@@ -102,7 +102,8 @@ def run_one(job: dict) -> dict:
             "probe_all": probe["tokens all levels"]["accuracy"],
             "probe_all_f1": probe["tokens all levels"]["macro_f1"],
             "probe_raw": probe["raw features (ceiling)"]["accuracy"],
-            "decoded_columns": sum(len(v) for v in final["feature_r2"].values())}
+            "decoded_columns": sum(len(v) for v in final["feature_r2"].values()),
+            "features_moved": result.history["metrics"][-1].get("features_moved")}
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 import pytest
 
 import spinlock_spec as ss
@@ -129,3 +130,36 @@ def test_every_wrongly_mapped_feature_moves_on_the_larger_planted_case(tmp_path,
     assert int((groups != labels).sum()) == 18
     assert _left_behind(learn.run_dir, groups, labels) == []
     assert learn.history["final_metrics"]["ari"] == 1.0
+
+
+def test_learnable_with_its_logits_held_trains_static_modes_model_bit_for_bit(tmp_path):
+    """The batch is never masked (the credit is measured in a side pass with its own random
+    stream), the hard forward pass uses exactly 0/1 memberships, the loss is static mode's MSE
+    and the clipping norm leaves out the probe's gradients: with nothing moved, learnable
+    mode's model is static mode's on CPU, weight for weight (docs/decisions.md §10a)."""
+    from safetensors.torch import load_file
+
+    spec = """
+dataset: {synthetic: {n_samples: 700, n_groups: 3, features_per_group: 4, seed: 2}}
+families: {summary: {encoder: identity}}
+training: {batch_size: 64, num_epochs: 3, category_assignment: MODE, num_categories_auto: 3, device: cpu}
+learnable_assignment: {assignment_warmup_epochs: 3}
+"""
+    weights, quality = {}, {}
+    for mode in ("auto", "learnable"):
+        res = ss.train(spec.replace("MODE", mode), out=tmp_path / mode, quiet=True, progress=False)
+        weights[mode] = load_file(tmp_path / mode / "final_model.safetensors")
+        quality[mode] = res.history["final_metrics"]["quality"]
+        model = res.model
+    assert quality["learnable"] == quality["auto"]
+    held = model.assignment_matrix(hard=True).t().bool()              # [K, F]
+    static, learn = weights["auto"], weights["learnable"]
+    for name, tensor in static.items():
+        other = learn[name]
+        if name == "dec_out.weight":          # the probe trains the outputs of features not held
+            tensor, other = tensor.permute(0, 2, 1)[held], other.permute(0, 2, 1)[held]
+        elif name == "dec_out.bias":
+            tensor, other = tensor[held], other[held]
+        assert torch.equal(tensor, other), name
+    # and the probe did train the outputs of the features a category does not hold
+    assert not torch.equal(static["dec_out.weight"], learn["dec_out.weight"])

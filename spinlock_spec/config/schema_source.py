@@ -246,13 +246,18 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                                    "assignment logits do not move, so that features are not moved on the "
                                    "credit of an untrained model; null = max(1, num_epochs // 5)."),
     "credit_mask_probability": _p("number", 0.25, "Masked credit: probability that an entry of an identity "
-                                  "column is hidden from the category encoders in training; the assignment "
-                                  "learns from how well each category predicts the hidden entries (0 = off). "
-                                  "Was credit_mask; the old key still works.", minimum=0.0, exclusiveMaximum=1.0),
+                                  "column is hidden from the category encoders in the credit pass; the "
+                                  "assignment learns from how well each category predicts the hidden entries "
+                                  "(0 = off). Was credit_mask; the old key still works.",
+                                  minimum=0.0, exclusiveMaximum=1.0),
     "credit_row_fraction": _p("number", 0.25, "Masked credit: share of each batch's rows (the first ones, "
-                              "at most 128) in which entries are hidden; the other rows train the model "
-                              "on full inputs. 1 = every row (the behaviour before issue 16).",
+                              "at most 128) that the credit pass encodes again with entries hidden, without "
+                              "gradient to the model; the batch itself always trains on full inputs.",
                               exclusiveMinimum=0.0, maximum=1.0),
+    "move_margin": _p("number", 0.1, "A feature leaves its category only for one that predicts its hidden "
+                      "entries better by more than this share of its own category's error (0 = any "
+                      "improvement; Adam moves a logit at full speed on a consistent gradient however "
+                      "small the gain).", minimum=0.0, exclusiveMaximum=1.0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

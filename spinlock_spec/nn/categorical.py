@@ -176,9 +176,10 @@ class CategoricalHierarchicalVQVAE(nn.Module):
                                            fields=fields.float() if fields is not None else None).float()
         return out
 
-    def encode_latents(self, feats: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+    def encode_latents(self, feats: torch.Tensor, membership: torch.Tensor, dropout: bool = True) -> torch.Tensor:
         """[B, F] -> z [B, K, D] (padded latent dims are zero)."""
-        h = self.dropout(self.act(self.enc_in(feats, membership)))
+        h = self.act(self.enc_in(feats, membership))
+        h = self.dropout(h) if dropout else h
         h = self.act(self.enc_norm(self.enc_mid(h)))
         z = self.enc_out(h).transpose(0, 1)
         return z * self.quantizer.dim_mask[None]
@@ -210,15 +211,15 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         # in the same decoder pass as the full reconstruction
         b, n_info = z.shape[0], min(self.info_samples, z.shape[0])
         coarse = z[:n_info] + (vq.level_quantized[:n_info, :, 0] - z[:n_info]).detach()
-        dec_membership = self._decoder_membership(membership, credit)
-        if dec_membership is membership:
+        dec_membership, coarse_membership = self._decoder_membership(membership, credit)
+        if dec_membership is coarse_membership:
             hidden = self.decode_hidden(torch.cat([vq.quantized, coarse]))
-            both = self.dec_out(hidden, membership)
+            both = self.dec_out(hidden, dec_membership)
             hidden, full, coarse_recon = hidden[:, :b], both[:b], both[b:]
         else:    # two passes: the coarse (info) rows keep the P gradient that the full rows lose
             hidden = self.decode_hidden(vq.quantized)
             full = self.dec_out(hidden, dec_membership)
-            coarse_recon = self.dec_out(self.decode_hidden(coarse), membership)
+            coarse_recon = self.dec_out(self.decode_hidden(coarse), coarse_membership)
         recon = self.apply_heads(full)
         recon_loss = self._recon_loss(recon, targets, hidden, membership, credit)
         info_loss = target_mse(self.apply_heads(coarse_recon), {k: v[:n_info] for k, v in targets.items()})
@@ -228,12 +229,13 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         """Parallel levels: the shared decoder reads the concatenated codes; the partial
         decoders rebuild the input from each level's code alone (info, first info_samples rows)."""
         hidden = self.decode_hidden(vq.quantized)
-        full = self.dec_out(hidden, self._decoder_membership(membership, credit))
+        dec_membership, coarse_membership = self._decoder_membership(membership, credit)
+        full = self.dec_out(hidden, dec_membership)
         recon = self.apply_heads(full)
         recon_loss = self._recon_loss(recon, targets, hidden, membership, credit)
         n_info = min(self.info_samples, z.shape[0])
         sub = {k: v[:n_info] for k, v in targets.items()}
-        parts = self.partial(z[:n_info], vq.level_quantized[:n_info], membership, self.act)
+        parts = self.partial(z[:n_info], vq.level_quantized[:n_info], coarse_membership, self.act)
         info_loss = torch.stack([target_mse(self.apply_heads(x), sub) for x in parts]).mean()
         return self._output(z, vq, recon, targets, recon_loss, info_loss)
 
@@ -251,10 +253,11 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         learnable model's masked credit (None: no credit)."""
         return feats, membership, None
 
-    def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
-        """P as the decoder's mixing uses it (learnable + masked credit: no P gradient
-        through the identity columns' mixed reconstruction)."""
-        return membership
+    def _decoder_membership(self, membership: torch.Tensor, credit) -> tuple[torch.Tensor, torch.Tensor]:
+        """P as the decoder's mixing uses it: (for the full reconstruction, for the coarse
+        info rows); one object when both are the same (one decoder pass).  The learnable
+        model detaches it where its logits must not learn from the reconstruction."""
+        return membership, membership
 
     def _extra_terms(self) -> dict:
         return {}

@@ -20,12 +20,14 @@ import torch.nn.functional as F
 _LEVELS = 65536
 
 
-def cpu_keep_mask(shape: torch.Size, p: float) -> tuple[torch.Tensor, float]:
-    """(bool keep mask of ``shape``, 1 / keep probability) for drop probability ``p``."""
+def cpu_keep_mask(shape: torch.Size, p: float, generator: torch.Generator | None = None
+                  ) -> tuple[torch.Tensor, float]:
+    """(bool keep mask of ``shape``, 1 / keep probability) for drop probability ``p``
+    (random numbers from ``generator``, default the global one)."""
     n = math.prod(int(s) for s in shape)
     cut = int(round(p * _LEVELS))
     words = torch.randint(torch.iinfo(torch.int64).min, torch.iinfo(torch.int64).max, ((n + 3) // 4,),
-                          dtype=torch.int64)
+                          dtype=torch.int64, generator=generator)
     values = words.view(torch.int16)[:n].view(shape)                # uniform on [-32768, 32767]
     return values >= cut - _LEVELS // 2, _LEVELS / max(_LEVELS - cut, 1)
 

@@ -89,6 +89,13 @@ class MembershipOutput(nn.Module):
                 w, bias = w[:, :, a:b], bias[:, a:b]                            # [K, H, f], [K, f]
             return GramSquareSum.apply(h.float(), w, bias)
 
+    def batch_cross(self, h: torch.Tensor, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
+        """sum over the batch of x_f * out_c,f for every category c and feature f in [a, b):
+        h [K, B, H], x [B, b - a] -> [K, b - a], without the [K, B, F] tensor (float32)."""
+        with torch.autocast(h.device.type, enabled=False):
+            w, bias, x = self.weight[:, :, a:b].float(), self.bias[:, a:b].float(), x.float()
+            return ((h.float().transpose(1, 2) @ x) * w).sum(1) + bias * x.sum(0)
+
     def forward(self, h: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
         k, b, hd = h.shape
         pt = membership.t()                                                 # [K, F]

@@ -52,7 +52,11 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         self.gumbel_noise = 0.0
         self.straight_through = False
         self.credit_mask = 0.0          # masked credit probability (the trainer sets it)
-        self.credit_row_fraction = 1.0  # share of a batch's rows the credit mask may hide entries in
+        # the CPU credit mask's own random stream (seeded per epoch by the trainer), so that
+        # the global stream (dropout, re-seeding) is the one static mode draws from
+        self.credit_generator = torch.Generator()
+        self.credit_row_fraction = 1.0  # share of a batch's rows the credit pass measures
+        self.move_margin = 0.0          # own category's credit error discounted by this share
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -112,53 +116,84 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
             logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
         probs = torch.softmax(logits / self._tau(), dim=-1)
-        # straight-through: forward the argmax one-hot, backward the soft gradient.  Traced
-        # (torch.compile): arithmetic on the 0-d buffer, one graph for both phases; eager:
-        # the Python flag skips the work while it is off
-        compiling = torch.compiler.is_compiling()
-        if not (compiling or self.straight_through):
+        # straight-through: forward the argmax one-hot, backward the soft gradient
+        if not self.straight_through:       # a Python flag also when traced: one graph per mode
             return probs
+        # one_hot + (probs - sg(probs)): the forward values are exactly 0 and 1 (x - x = 0), so
+        # the hard forward pass computes what static mode's one-hot P computes, bit for bit
         one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
-        flag = self._straight_through if compiling else 1.0
-        return probs + flag * (one_hot - probs).detach()
+        return one_hot + (probs - probs.detach())
 
     def _encoder_inputs(self, feats, membership):
-        """Masked credit (``credit_mask`` = p > 0, training only): in the first
-        ``credit_rows`` rows of the batch every entry of an identity column is hidden
-        from the encoders with probability p (the same Bernoulli draw for all
-        categories); the other rows keep their full inputs.  The encoders see P
-        without gradient.  The assignment then learns only from how well each category
-        predicts the entries it did NOT see, so a wrong category cannot keep a feature
-        by copying it through its own input.  Returns the mask [B, F] as the credit
-        (all zeros when p = 0: the same graph serves both phases).  The row count is a
-        fixed function of the batch size: no data-dependent shape in the step."""
+        """Masked credit (training): the batch trains the model on every entry of every row
+        (static mode's step; while the credit is on the encoders see P without gradient),
+        and a side pass measures the credit: see :meth:`_credit_pass`.  Returns the credit
+        (mask [r, F], the side pass's decoder hidden [K, r, H]) for :meth:`_recon_loss`."""
         if not self.training:
             return feats, membership, None
-        p = self._credit_mask
-        n = feats.shape[0]
-        r = self.credit_rows(n)
-        if feats.device.type == "cpu" and not torch.compiler.is_compiling():   # nn/dropout.py's cheap mask
-            hide = ~cpu_keep_mask((r, feats.shape[1]), self.credit_mask)[0]
+        return feats, self._model_p(membership), self._credit_pass(feats, membership)
+
+    def _model_p(self, membership: torch.Tensor) -> torch.Tensor:
+        """P as the encoders (and in hard mode the decoder) use it: without gradient in the
+        hard forward mode and while masked credit is on (the logits then learn only from the
+        credit, or from the expected error, in _recon_loss), live otherwise (soft mode
+        without credit: the former, fully differentiable objective)."""
+        if self.straight_through:
+            return membership.detach()
+        return self._credit_on(membership.detach(), membership)
+
+    @torch.no_grad()
+    def _credit_pass(self, feats: torch.Tensor, membership: torch.Tensor):
+        """The first ``credit_rows`` rows of the batch once more, without gradient, dropout or
+        codebook update: every entry of an identity column is hidden from the encoders with
+        probability ``credit_mask`` (the same draw for all categories), then encoded, quantized
+        and decoded.  The assignment learns only from how well each category predicts the
+        entries it did NOT see, so a wrong category cannot keep a feature by copying it
+        through its own input; the batch itself is never masked, so the model trains as
+        static mode's does (docs/decisions.md §10a).  The row count is a fixed function of
+        the batch size: no data-dependent shape or host sync in the step."""
+        r = self.credit_rows(feats.shape[0])
+        rows = feats[:r]
+        compiling = torch.compiler.is_compiling()
+        if not compiling and self.credit_mask == 0:         # the final epochs: nothing hidden
+            hide = torch.zeros_like(rows, dtype=torch.bool)
+        elif rows.device.type == "cpu" and not compiling:   # nn/dropout.py's cheap mask, own stream
+            hide = ~cpu_keep_mask((r, rows.shape[1]), self.credit_mask, generator=self.credit_generator)[0]
         else:
-            hide = torch.rand_like(feats[:r]) < p
-        m = hide.to(feats.dtype) * self.identity_columns
-        if r < n:                       # the remaining rows train on full inputs
-            m = F.pad(m, (0, 0, 0, n - r))
-        return feats * (1.0 - m), self._credit_on(membership.detach(), membership), m
+            hide = torch.rand_like(rows) < self._credit_mask
+        m = hide.to(rows.dtype) * self.identity_columns
+        z = self.encode_latents(rows * (1.0 - m), membership.detach(), dropout=False)
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            _, vecs, _ = self.quantizer.quantize(z.float() * self.quantizer.dim_mask[None])
+            q = self.quantizer.combine(vecs)
+        return m, self.decode_hidden(q.to(z.dtype))
+
+    @torch.no_grad()
+    def held_gradients(self, params: list[nn.Parameter]) -> list[torch.Tensor]:
+        """The gradients of ``params`` with the decoder outputs' entries of the features a
+        category does not hold set to zero: what static mode's model has there (its output
+        weights are masked by P), so a norm of these is static mode's norm."""
+        held = self.assignment_matrix(hard=True).t()                          # [K, F]
+        masks = {id(self.dec_out.weight): held[:, None, :], id(self.dec_out.bias): held}
+        return [p.grad * masks[id(p)] if id(p) in masks else p.grad for p in params if p.grad is not None]
 
     def credit_rows(self, n: int) -> int:
-        """Rows of a batch of ``n`` in which the credit mask hides entries: the first
-        ``ceil(credit_row_fraction * n)``, at most CREDIT_ROWS (the rows the credit is
-        estimated on), at least one."""
+        """Rows of a batch of ``n`` that the credit pass measures: the first
+        ``ceil(credit_row_fraction * n)``, at most CREDIT_ROWS, at least one."""
         return max(1, min(n, CREDIT_ROWS, math.ceil(self.credit_row_fraction * n)))
 
-    def _decoder_membership(self, membership: torch.Tensor, credit) -> torch.Tensor:
+    def _decoder_membership(self, membership: torch.Tensor, credit):
         if credit is None:
-            return membership
+            return membership, membership
+        if self.straight_through:
+            fixed = membership.detach()                   # hard: static mode's decoder, one pass
+            return fixed, fixed
         if self._all_identity:           # every column is an identity column: nothing to keep
-            return self._credit_on(membership.detach(), membership)
-        ident = self.identity_columns[:, None] > 0
-        return self._credit_on(torch.where(ident, membership.detach(), membership), membership)
+            full = self._credit_on(membership.detach(), membership)
+        else:
+            ident = self.identity_columns[:, None] > 0
+            full = self._credit_on(torch.where(ident, membership.detach(), membership), membership)
+        return full, membership
 
     def _recon_loss(self, recon: dict, targets: dict, hidden: torch.Tensor, membership: torch.Tensor,
                     credit=None):
@@ -176,50 +211,69 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         and sum_b out_c,f^2 comes from each category's Gram matrix."""
         if not self.training or credit is None:
             return target_mse(recon, targets)
-        total, count = 0.0, 0
-        # credit and probe are stochastic estimates: they use the first CREDIT_ROWS rows,
-        # scaled to the batch; the expected error itself is summed exactly over the batch
-        n = hidden.shape[1]
-        rows = min(n, CREDIT_ROWS)
+        hard = bool(self.straight_through)
+        mask, side = credit                       # the credit pass (_credit_pass): [r, F], [K, r, H]
+        # hard forward: the value and the model's gradient are static mode's plain MSE; the
+        # logits' gradient is added by value-neutral terms (x - sg(x)) below.  Soft forward:
+        # the value is the expected error under P (the former objective)
+        total = target_mse(recon, targets) if hard else 0.0
+        count = 0
+        # credit and probe are stochastic estimates on the credit pass's r rows, scaled to the
+        # batch; the expected error itself is summed exactly over the batch
+        n, rows = hidden.shape[1], side.shape[1]
         scale = n / rows
-        credit_scale = n / self.credit_rows(n)        # every hidden entry lies in the first credit_rows rows
         probe = None
         with torch.no_grad():
             self.probe_rows += rows
+        terms = 0.0
         for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
             t = targets[fam.name].float()
             count += t.numel()
             if not enc.is_identity:
-                total = total + ((recon[fam.name].float() - t) ** 2).sum()
+                if not hard:
+                    terms = terms + ((recon[fam.name].float() - t) ** 2).sum()
                 continue
             if probe is None:
-                probe = self.dec_out.per_category(hidden[:, :rows].detach())     # [K, R, F]
+                probe = self.dec_out.per_category(side)                         # [K, r, F]
             pt = column_range(membership.t(), a, b)                                  # [K, f]
-            sq = self.dec_out.batch_sq_norm(hidden, a, b)                     # [K, f]
-            cross = 2.0 * (t * recon[fam.name].float()).sum() - (t * t).sum()
             p = self._credit_mask
-            # value: the expected error.  Without credit (p = 0) its P gradient trains the
-            # assignment; with credit the model gradient still covers all entries (the mixed
-            # reconstruction carries no P gradient then, see _decoder_membership) and the P
-            # gradient comes from the hidden entries only (scaled by 1/p to the same size)
-            total = total + (sq * self._credit_on(pt.detach(), pt)).sum() - cross
-            fam_probe = column_range(probe, a, b)                                    # [K, R, f]
-            probe_sq = (fam_probe - t[None, :rows]) ** 2                      # [K, R, f]
+            if hard:
+                # credit off: the expected error's P gradient, sum_c P[f,c] (sq - 2 C)[c,f] with
+                # C[c,f] = sum_b x_f out_c,f (model outputs held); credit on: none (x 0)
+                with torch.no_grad():
+                    sq = self.dec_out.batch_sq_norm(hidden, a, b)
+                    cross = self.dec_out.batch_cross(hidden, t, a, b)
+                own = (pt * (sq - 2.0 * cross)).sum()
+                terms = terms + self._credit_on(0.0 * (own - own.detach()), own - own.detach())
+            else:
+                sq = self.dec_out.batch_sq_norm(hidden, a, b)                 # [K, f]
+                cross = 2.0 * (t * recon[fam.name].float()).sum() - (t * t).sum()
+                # value: the expected error.  Without credit (p = 0) its P gradient trains the
+                # assignment; with credit the model gradient still covers all entries (the
+                # mixed reconstruction carries no P gradient then, see _decoder_membership)
+                terms = terms + (sq * self._credit_on(pt.detach(), pt)).sum() - cross
+            fam_probe = column_range(probe, a, b)                                    # [K, r, f]
+            probe_sq = (fam_probe - t[None, :rows]) ** 2                      # [K, r, f]
             err = probe_sq.detach()
             probe_sum = probe_sq.sum(1)                                       # [K, f]
             with torch.no_grad():
                 self.probe_error[:, a:b] += probe_sum.detach()
-            hidden_err = (err * credit[None, :rows, a:b]).sum(1) * (credit_scale / p.clamp(min=1e-6))
+            # the P gradient from the hidden entries of the credit pass (scaled by 1/p); the
+            # error of the category holding f counts (1 - move_margin) of itself, so f moves
+            # only to a category that predicts it better by more than that margin
+            hidden_err = (err * mask[None, :, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
+            if self.move_margin:
+                hidden_err = hidden_err * (1.0 - self.move_margin * pt.detach())
             credit_term = (hidden_err * pt).sum()
-            total = total + (credit_term - credit_term.detach())
+            terms = terms + (credit_term - credit_term.detach())
             # probe: every category's output for a feature it does not hold learns to
-            # predict that feature from the category's (detached) decoder state, so the
+            # predict that feature from the category's credit-pass decoder state, so the
             # credit err[c, f] of a category that could take f over is a real measurement
             # (its weight 1 - P: value-neutral, only the output weights get its gradient)
             perr = probe_sum * scale                                          # [K, f]
             probe_term = (perr * (1.0 - pt).detach()).sum()
-            total = total + (probe_term - probe_term.detach())
-        return total / count
+            terms = terms + (probe_term - probe_term.detach())
+        return total + terms / count
 
     def _extra_terms(self) -> dict:
         probs = self.assignment_probs()

@@ -101,6 +101,22 @@ class LearnableVQVAETrainer(VQVAETrainer):
                 (self.optimizers["assignment"].param_groups[0]["params"],
                  self.learnable.gradient_clip_norm)]
 
+    def _clip_gradients(self) -> None:
+        """Each optimizer's gradients clipped to its own norm; the model's norm leaves out
+        the probe's gradients (the decoder outputs of features a category does not hold,
+        see LearnableCategoricalVQVAE._recon_loss), so the model is clipped exactly as
+        static mode clips it (torch's clip_grad_norm_ in its two public halves)."""
+        from torch.nn.utils import clip_grads_with_norm_, get_total_norm
+
+        for (params, max_norm), own in zip(self._clip_groups(), (True, False)):
+            if not max_norm:
+                continue
+            grads = [p.grad for p in params if p.grad is not None]
+            if own and hasattr(self.model, "held_gradients"):
+                grads = self.model.held_gradients(params)
+            total = get_total_norm(grads, foreach=True)
+            clip_grads_with_norm_(params, max_norm, total, foreach=True)
+
     def _term_names(self) -> tuple[str, ...]:
         return MODEL_TERMS + ASSIGN_TERMS
 

@@ -162,6 +162,11 @@ class VQVAETrainer:
     def _clip_groups(self) -> list[tuple[list[torch.nn.Parameter], float | None]]:
         return [(self.optimizers["model"].param_groups[0]["params"], self.cfg.gradient_clip_norm)]
 
+    def _clip_gradients(self) -> None:
+        for params, max_norm in self._clip_groups():
+            if max_norm:       # foreach: one C++ loop over the grads on CPU too (default: Python)
+                torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+
     def _term_names(self) -> tuple[str, ...]:
         return MODEL_TERMS
 
@@ -263,9 +268,7 @@ class VQVAETrainer:
         self.steps.zero_grad()
         weighted.sum().backward()
         self.steps.reduce_gradients()
-        for params, max_norm in self._clip_groups():
-            if max_norm:       # foreach: one C++ loop over the grads on CPU too (default: Python)
-                torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        self._clip_gradients()
         for opt in self.optimizers.values():
             opt.step()
         return weighted, raw

@@ -51,11 +51,14 @@ class TemperatureSchedule(Callback):
             # first epoch (the logits still get the soft gradient at this temperature)
             model.straight_through = hard_phase or lc.forward_assignment == "hard"
         if hasattr(model, "credit_mask"):
-            # masked credit outside the final epochs, in the first credit_row_fraction of
-            # each batch's rows; the final epochs train on full inputs only, under the hard
-            # assignment the model is evaluated with
+            # masked credit outside the final epochs, measured on the first credit_row_fraction
+            # of each batch's rows by the model's credit pass
             model.credit_mask = 0.0 if hard_phase else lc.credit_mask_probability
             model.credit_row_fraction = float(lc.credit_row_fraction)
+            model.move_margin = float(lc.move_margin)
+        if hasattr(model, "credit_generator"):     # the CPU credit mask's own stream, per epoch
+            from ..device import epoch_seed
+            model.credit_generator.manual_seed(epoch_seed(self.trainer.seed, epoch) + 1)
 
     def after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         t = self.trainer
