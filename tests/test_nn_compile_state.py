@@ -35,17 +35,20 @@ def test_epoch_state_changes_do_not_recompile_the_training_forward():
     torch._dynamo.reset()
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter, dynamic=False)
-    values = []
-    for tau, st, credit in [(1.0, False, 0.25), (0.6, False, 0.25), (0.3, False, 0.25), (0.1, True, 0.0)]:
+    values, frames = [], []
+    for tau, st, credit in [(1.0, False, 0.25), (0.6, False, 0.25), (0.3, False, 0.25), (0.1, True, 0.0),
+                            (0.05, True, 0.0)]:
         model.temperature, model.straight_through, model.credit_mask = tau, st, credit
         out = compiled({"summary": x})
         out.terms["recon"].backward()
         values.append(float(model.assignment_matrix().detach().max()))
+        frames.append(counter.frame_count)
     # temperature and credit are buffers (no recompile); the forward mode (soft or hard) is a
-    # Python flag: one graph each, and a run's mode changes at most once (forward_assignment)
-    assert counter.frame_count == 2, f"recompiled: {counter.frame_count} frames for 4 epochs"
+    # Python flag: its own graphs, once (a run's mode changes at most once); the credit pass
+    # runs eagerly between the graphs' pieces
+    assert frames[0] == frames[1] == frames[2] and frames[3] == frames[4] <= 2 * frames[0], frames
     # the buffers are really read: a lower temperature sharpens P, straight-through makes it one-hot
-    assert values[0] < values[1] < values[2] and values[3] == 1.0
+    assert values[0] < values[1] < values[2] and values[3] == values[4] == 1.0
 
 
 def test_state_is_a_float_mirror_of_a_non_persistent_buffer():

@@ -87,6 +87,8 @@ class MembershipOutput(nn.Module):
             w, bias = self.weight.float(), self.bias.float()
             if (a, b) != (0, w.shape[-1]):        # (a full-range slice costs a zero-filled gradient)
                 w, bias = w[:, :, a:b], bias[:, a:b]                            # [K, H, f], [K, f]
+            if not torch.is_grad_enabled():       # values only: no autograd.Function to trace
+                return _gram_square_sum(h.float(), w, bias)[0]
             return GramSquareSum.apply(h.float(), w, bias)
 
     def batch_cross(self, h: torch.Tensor, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
@@ -103,6 +105,15 @@ class MembershipOutput(nn.Module):
         return h.transpose(0, 1).reshape(b, k * hd) @ w + (self.bias * pt).sum(0)
 
 
+def _gram_square_sum(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor):
+    """(sq [K, F], G_k w, sum_b h, sum_b h . w): the value of :class:`GramSquareSum`."""
+    gram = h.transpose(1, 2) @ h                                            # [K, H, H]
+    h_sum = h.sum(1)                                                        # [K, H]
+    gw = gram @ w                                                           # [K, H, F]
+    sw = (h_sum[:, :, None] * w).sum(1)                                     # [K, F]
+    return (w * gw).sum(1) + 2 * bias * sw + h.shape[1] * bias ** 2, gw, h_sum, sw
+
+
 class GramSquareSum(torch.autograd.Function):
     """sq[k, f] = sum_b (h[k, b] . w[k, :, f] + bias[k, f])^2 from G_k = h_k^T h_k.
 
@@ -112,12 +123,9 @@ class GramSquareSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, w, bias):
-        gram = h.transpose(1, 2) @ h                                        # [K, H, H]
-        h_sum = h.sum(1)                                                    # [K, H]
-        gw = gram @ w                                                       # [K, H, F]
-        sw = (h_sum[:, :, None] * w).sum(1)                                 # [K, F]
+        value, gw, h_sum, sw = _gram_square_sum(h, w, bias)
         ctx.save_for_backward(h, w, bias, gw, h_sum, sw)
-        return (w * gw).sum(1) + 2 * bias * sw + h.shape[1] * bias ** 2
+        return value
 
     @staticmethod
     def backward(ctx, g):

@@ -142,7 +142,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             return membership.detach()
         return self._credit_on(membership.detach(), membership)
 
-    @torch.no_grad()
+    @torch.compiler.disable
     def _credit_pass(self, feats: torch.Tensor, membership: torch.Tensor):
         """The first ``credit_rows`` rows of the batch once more, without gradient, dropout or
         codebook update: every entry of an identity column is hidden from the encoders with
@@ -151,7 +151,12 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         entries it did NOT see, so a wrong category cannot keep a feature by copying it
         through its own input; the batch itself is never masked, so the model trains as
         static mode's does (docs/decisions.md §10a).  The row count is a fixed function of
-        the batch size: no data-dependent shape or host sync in the step."""
+        the batch size: no data-dependent shape or host sync in the step.  Eager under
+        torch.compile (a graph break; torch 2.11's dynamo met a RecursionError here)."""
+        with torch.no_grad():
+            return self._credit_pass_values(feats, membership)
+
+    def _credit_pass_values(self, feats: torch.Tensor, membership: torch.Tensor):
         r = self.credit_rows(feats.shape[0])
         rows = feats[:r]
         compiling = torch.compiler.is_compiling()

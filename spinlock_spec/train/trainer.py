@@ -111,6 +111,11 @@ class VQVAETrainer:
             # dynamic=False: the short last batch gets its own static graph (dynamic shapes hit an
             # inductor CantSplit error on min(topo_samples, B) with torch 2.11)
             mode = compile_mode(self.cfg.compile_mode, self.dist.enabled)
+            # a frame dynamo cannot trace runs eagerly (its message goes to the debug log)
+            # instead of ending the run: torch 2.11 met a RecursionError inside dynamo on the
+            # learnable model's step that torch 2.13 does not
+            import torch._dynamo
+            torch._dynamo.config.suppress_errors = True
             self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode,
                                           dynamic=False)
 
