@@ -254,10 +254,11 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                               "at most 128) that the credit pass encodes again with entries hidden, without "
                               "gradient to the model; the batch itself always trains on full inputs.",
                               exclusiveMinimum=0.0, maximum=1.0),
-    "move_margin": _p("number", 0.1, "A feature leaves its category only for one that predicts its hidden "
-                      "entries better by more than this share of its own category's error (0 = any "
-                      "improvement; Adam moves a logit at full speed on a consistent gradient however "
-                      "small the gain).", minimum=0.0, exclusiveMaximum=1.0),
+    "move_margin": _p("number", 0.0, "A feature leaves its category only for one whose mean squared error "
+                      "on the feature's hidden entries is lower by more than this share of the feature's "
+                      "variance (0 = any improvement). Raising it keeps features whose gain is small "
+                      "where the clustering put them; it also kept 2 of 18 planted wrong features from "
+                      "moving at 0.05.", minimum=0.0, exclusiveMaximum=1.0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

@@ -56,7 +56,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         # the global stream (dropout, re-seeding) is the one static mode draws from
         self.credit_generator = torch.Generator()
         self.credit_row_fraction = 1.0  # share of a batch's rows the credit pass measures
-        self.move_margin = 0.0          # own category's credit error discounted by this share
+        self.move_margin = 0.0          # own category's credit error lowered by this share of x^2
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -263,12 +263,16 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             probe_sum = probe_sq.sum(1)                                       # [K, f]
             with torch.no_grad():
                 self.probe_error[:, a:b] += probe_sum.detach()
-            # the P gradient from the hidden entries of the credit pass (scaled by 1/p); the
-            # error of the category holding f counts (1 - move_margin) of itself, so f moves
-            # only to a category that predicts it better by more than that margin
-            hidden_err = (err * mask[None, :, a:b]).sum(1) * (scale / p.clamp(min=1e-6))
+            # the P gradient from the hidden entries of the credit pass (scaled by 1/p); with a
+            # move_margin the error of the category holding f is lowered by that share of the
+            # entries' energy (their mean square: the variance of a standardized column), so f
+            # moves only to a category whose mean squared error on it is lower by more
+            hidden = mask[None, :, a:b]
+            weight = scale / p.clamp(min=1e-6)
+            hidden_err = (err * hidden).sum(1) * weight
             if self.move_margin:
-                hidden_err = hidden_err * (1.0 - self.move_margin * pt.detach())
+                energy = (t[None, :rows] ** 2 * hidden).sum(1) * weight                  # [1, f]
+                hidden_err = hidden_err - self.move_margin * energy * pt.detach()
             credit_term = (hidden_err * pt).sum()
             terms = terms + (credit_term - credit_term.detach())
             # probe: every category's output for a feature it does not hold learns to
