@@ -5,9 +5,8 @@ Before issue 16 the learnable model trained on a soft mixture of categories (at
 ``assignment_init_scale`` 1 a feature's own category got ~0.3 of its weight) with masked
 credit hiding entries in every row of every soft-phase batch, and ended well below static
 (breast cancer 0.691 against 0.765 on the user's scale).  The defaults now train the hard
-assignment from the first epoch, measure the credit in a side pass that never masks the
-batch, and move a feature only for a category that predicts it better by
-``move_margin``; with nothing moved, the model is static mode's bit for bit on CPU
+assignment from the first epoch and measure the credit in a side pass that never masks the
+batch; with nothing moved, the model is static mode's bit for bit on CPU
 (docs/decisions.md, sections 10 and 10a).  The soft forward pass is still reachable by
 settings (``SOFT``): the fast test checks that it is what fails, so the test measures the
 change and not the table.

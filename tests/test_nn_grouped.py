@@ -84,7 +84,7 @@ def test_move_margin_pulls_each_feature_towards_the_category_that_holds_it():
     model.straight_through, model.credit_mask, model.credit_row_fraction = True, 0.25, 0.5
     grads = []
     for margin in (0.0, 0.5):
-        model.move_margin = margin
+        model.credit_margin = margin
         model.credit_generator.manual_seed(7)
         model.zero_grad()
         model({"summary": x}).terms["recon"].backward()

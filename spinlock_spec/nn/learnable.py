@@ -56,7 +56,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         # the global stream (dropout, re-seeding) is the one static mode draws from
         self.credit_generator = torch.Generator()
         self.credit_row_fraction = 1.0  # share of a batch's rows the credit pass measures
-        self.move_margin = 0.0          # own category's credit error lowered by this share of x^2
+        self.credit_margin = 0.0          # own category's credit error lowered by this share of x^2
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -267,12 +267,12 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             # move_margin the error of the category holding f is lowered by that share of the
             # entries' energy (their mean square: the variance of a standardized column), so f
             # moves only to a category whose mean squared error on it is lower by more
-            hidden = mask[None, :, a:b]
+            hidden_entries = mask[None, :, a:b]                                       # [1, r, f]
             weight = scale / p.clamp(min=1e-6)
-            hidden_err = (err * hidden).sum(1) * weight
-            if self.move_margin:
-                energy = (t[None, :rows] ** 2 * hidden).sum(1) * weight                  # [1, f]
-                hidden_err = hidden_err - self.move_margin * energy * pt.detach()
+            hidden_err = (err * hidden_entries).sum(1) * weight
+            if self.credit_margin:
+                energy = (t[None, :rows] ** 2 * hidden_entries).sum(1) * weight          # [1, f]
+                hidden_err = hidden_err - self.credit_margin * energy * pt.detach()
             credit_term = (hidden_err * pt).sum()
             terms = terms + (credit_term - credit_term.detach())
             # probe: every category's output for a feature it does not hold learns to
