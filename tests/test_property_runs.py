@@ -4,7 +4,8 @@ then ``encode``, ``report`` and ``train --resume`` either succeed with the right
 (encode: exactly the undamaged run's tokens; resume: exactly the tokens of the undamaged
 run resumed the same way) or exit 2 with one message: never exit 3, never wrong tokens.
 
-A few examples run in the default suite; ``-m slow`` runs many more (and the HTML report)."""
+A few examples run in the default suite, the same ones every run (derandomized: CI time stays
+predictable); ``-m slow`` runs many more, drawn afresh (and the HTML report)."""
 from __future__ import annotations
 
 import json
@@ -138,14 +139,15 @@ def _resume(runs, tmp_path_factory, capsys, name, kind, where, value, deep):
             np.testing.assert_array_equal(np.load(folder.parent / "t.npz")["tokens"], resumed)
 
 
-@settings(max_examples=min(settings().max_examples, 12), deadline=None, suppress_health_check=HEALTH)
+@settings(max_examples=min(settings().max_examples, 12), deadline=None, suppress_health_check=HEALTH,
+          derandomize=True)
 @given(name=st.sampled_from(FILES), **DAMAGE)
 def test_damaged_run_folder_encodes_right_or_fails_cleanly(runs, tmp_path_factory, capsys, name, kind,
                                                            where, value, deep):
     _encode_and_report(runs, tmp_path_factory, capsys, name, kind, where, value, deep, html=False)
 
 
-@settings(max_examples=min(settings().max_examples, 5), deadline=None, suppress_health_check=HEALTH)
+@settings(max_examples=min(settings().max_examples, 3), deadline=None, suppress_health_check=HEALTH, derandomize=True)
 @given(name=st.sampled_from(RESUME_FILES), **DAMAGE)
 def test_damaged_run_folder_resumes_right_or_fails_cleanly(runs, tmp_path_factory, capsys, name, kind,
                                                            where, value, deep):
