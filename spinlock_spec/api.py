@@ -184,18 +184,23 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     compiled = compile_spec(spec, extra, data=data)
     _require_ok(compiled)
     spec_ = compiled.spec
+    _check_device(spec_["training"]["device"])      # before any work (imports torch for cuda only)
     early = _prepare_early(compiled, data, log) if resume_dir is None and not dry_run else None
-    _check_device(spec_["training"]["device"])      # before clustering (and loading, but for `early`)
-    dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
-    if early is None:
-        _report_diagnostics(compiled, log)
-    if not dry_run:                   # CUDA starts while the host prepares the data
-        from spinlock_spec.train.cuda_graph_step import PRELOADED_MODULES, warm_up_cuda
-        from spinlock_spec.train.distributed import device_for
-        warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]),
-                     preload_modules=PRELOADED_MODULES if early is None else ())
-        if early is not None:         # imported by the first optimizer step: meanwhile, here
-            import torch._dynamo  # noqa: F401
+    try:
+        dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
+        if early is None:
+            _report_diagnostics(compiled, log)
+        if not dry_run:                   # CUDA starts while the host prepares the data
+            from spinlock_spec.train.cuda_graph_step import PRELOADED_MODULES, warm_up_cuda
+            from spinlock_spec.train.distributed import device_for
+            warm_up_cuda(device_for(dist_ctx, spec_["training"]["device"]),
+                         preload_modules=PRELOADED_MODULES if early is None else ())
+            if early is not None:         # imported by the first optimizer step: meanwhile, here
+                import torch._dynamo  # noqa: F401
+    except Exception:
+        if early is not None and early.prepared is not None:
+            early.prepared.join()         # no data work left running behind the error
+        raise
 
     saved_pre, saved_categories, changes = None, None, []
     if resume_dir is not None:        # the folder's config.yaml is the run's own (not edited or swapped in)

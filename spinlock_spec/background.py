@@ -62,6 +62,10 @@ class BackgroundCall:
         self._thread = threading.Thread(target=work, name=name, daemon=True)
         self._thread.start()
 
+    def join(self) -> None:
+        """Wait for the call to end, keeping its value or exception for :meth:`result`."""
+        self._thread.join()
+
     def result(self) -> Any:
         self._thread.join()
         if self._error is not None:
