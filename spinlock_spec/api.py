@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
-from spinlock_spec.errors import CheckpointError, DataError, SpecError
+from spinlock_spec.errors import CheckpointError, SpecError
 from spinlock_spec.logs import get_logger
 from spinlock_spec.assemble.prepare import PreparedData, load_data, prepare_data  # noqa: F401 (the API)
+from spinlock_spec.run_data import prepare_early, streamed_data
+from spinlock_spec.train.world import env_world_size
 from spinlock_spec.zoo_ref import entry_name, is_zoo_ref
 
 from spinlock_spec.runs.names import BEST_MODEL_FILE, CONFIG_FILE, FINAL_MODEL_FILE, INITIAL_CATEGORIES_FILE, \
@@ -185,7 +187,10 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
     _require_ok(compiled)
     spec_ = compiled.spec
     _check_device(spec_["training"]["device"])      # before any work (imports torch for cuda only)
-    early = _prepare_early(compiled, data, log) if resume_dir is None and not dry_run else None
+    early = None
+    if resume_dir is None and not dry_run and env_world_size() <= 1:   # new run, one process
+        _report_diagnostics(compiled, log)
+        early = prepare_early(compiled, data, log)
     try:
         dist_ctx = _join_process_group(spec_, log)      # one process: a no-op
         if early is None:
@@ -207,7 +212,7 @@ def train(spec=None, *, overrides: Sequence[str] = (), data=None, epochs: int | 
         run_setup.check_spec_hash(resume_dir, compile_spec(resume_dir / CONFIG_FILE), {}, CONFIG_FILE)
         changes = run_setup.check_resume(resume_dir, compiled)
         saved_pre, saved_categories = run_setup.saved_state(resume_dir)
-    streamed = early.streamed if early is not None else _streamed_data(compiled, data, log)
+    streamed = early.streamed if early is not None else streamed_data(compiled, data, log)
     if streamed is not None:
         if saved_pre is not None:
             streamed.preprocessor = saved_pre
@@ -308,65 +313,6 @@ def _user_scale_final(trainer, prepared: PreparedData, run, log) -> None:
         run.write_json(CATEGORIES_FILE, report)
 
 
-@dataclass
-class _EarlyData:
-    streamed: Any
-    prepared: Any = None
-
-
-def _prepare_early(compiled, data, log) -> _EarlyData | None:
-    """One process, a new run: the diagnostics, then the in-memory data prepared on a
-    background thread while this thread imports torch and starts CUDA (spinlock_spec/
-    background.py).  None under several processes (they join their group first, and only
-    rank 0 logs)."""
-    from spinlock_spec.train.world import env_world_size
-
-    if env_world_size() > 1:
-        return None
-    from spinlock_spec.background import BackgroundCall
-
-    _report_diagnostics(compiled, log)
-    streamed = _streamed_data(compiled, data, log)
-    if streamed is not None:
-        return _EarlyData(streamed)
-    return _EarlyData(None, BackgroundCall(_prepare_then_import, compiled, data, name="spinlock-prepare-data"))
-
-
-def _prepare_then_import(compiled, data) -> PreparedData:
-    """prepare_data, then the import the clustering needs next (on the same thread)."""
-    prepared = prepare_data(compiled, data)
-    import scipy.cluster.hierarchy  # noqa: F401
-    return prepared
-
-
-def _streamed_data(compiled, data, log):
-    """``dataset.streaming`` (auto | true | false): a StreamedData when the HDF5 file is
-    read in chunks (data/streaming.py), else None (the file is loaded)."""
-    ds = compiled.spec["dataset"]
-    setting = ds.get("streaming", "auto")
-    path = str(data) if data is not None else ds.get("path")
-    if setting is False or path is None or not str(path).endswith((".h5", ".hdf5")):
-        if setting is True and path is None:
-            raise DataError("dataset.streaming: true needs an HDF5 file (dataset.path or --data)",
-                            code="D031", location="dataset.streaming")
-        return None
-    from spinlock_spec.data.sources import file_features_bytes
-    from spinlock_spec.data.streaming import StreamedData, should_stream
-
-    families = list(compiled.spec["families"])
-    size = (file_features_bytes(path, families, ds.get("feature_type") or "aggregated")
-            if setting == "auto" and Path(path).is_file() else 0)
-    if not should_stream(setting, path, size):
-        return None
-    if len(families) != 1:
-        raise DataError(f"dataset.streaming supports one tabular family, the spec has {len(families)}",
-                        code="D032", location="dataset.streaming")
-    log.info(f"Streaming {path} in chunks (dataset.streaming: {setting})")
-    return StreamedData(path, families[0], ds["feature_type"], float(ds["val_fraction"]),
-                        int(compiled.spec["random_seed"]), compiled.spec["feature_cleaning"],
-                        compiled.spec["normalization_method"], max_rows=ds.get("max_samples"))
-
-
 def _check_device(device) -> None:
     if str(device).startswith("cuda"):
         import torch
@@ -382,7 +328,7 @@ def _join_process_group(spec_: dict, log):
     the logs of ranks other than 0 to warnings (train/distributed.py)."""
     from spinlock_spec.train import distributed
 
-    if distributed.env_world_size() <= 1:
+    if env_world_size() <= 1:
         return distributed.DistContext()
     ctx = distributed.setup(spec_["training"]["device"])
     if not ctx.is_main:

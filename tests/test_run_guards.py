@@ -336,7 +336,7 @@ def test_device_cuda_without_cuda_is_refused_before_any_work(trained, tmp_path, 
     err = capsys.readouterr().err
     assert "training.device (or --device): error[E301]: training.device: cuda" in err
     assert "categories" not in err.lower() and not (tmp_path / "c").exists()
-    # the data were not being prepared on a background thread meanwhile (api._prepare_early)
+    # the data were not being prepared on a background thread meanwhile (run_data.prepare_early)
     import threading
     assert not any(t.name == "spinlock-prepare-data" for t in threading.enumerate())
 

@@ -30,6 +30,20 @@ def compile_mode(setting: str, distributed: bool) -> str:
     return setting
 
 
+def compiled_forward(model: torch.nn.Module, cfg: Any, distributed: bool):
+    """The model's forward under torch.compile when ``training.use_torch_compile`` (CUDA), else
+    the model itself.  dynamic=False: the short last batch gets its own static graph (dynamic
+    shapes hit an inductor CantSplit error on min(topo_samples, B) with torch 2.11).  A frame
+    dynamo cannot trace runs eagerly (its message goes to the debug log) instead of ending
+    the run: torch 2.11 met a RecursionError inside dynamo on the learnable model's step."""
+    if not cfg.use_torch_compile:
+        return model
+    import torch._dynamo
+    torch._dynamo.config.suppress_errors = True
+    mode = compile_mode(cfg.compile_mode, distributed)
+    return torch.compile(model, mode=None if mode == "default" else mode, dynamic=False)
+
+
 def to_device_arrays(arrays: Mapping[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
     """``arrays`` (numpy or torch, one row count) as tensors on ``device``."""
     out = {}

@@ -37,7 +37,7 @@ from . import checkpoint as ckpt, trainer_state
 from .divergence import TrainingDivergedError, TrainingInterrupted, check as check_divergence
 from .callbacks import Callback
 from .config import LearnableConfig, TrainingConfig
-from .device import compile_mode, epoch_seed, resolve_device, to_device_arrays
+from .device import compile_mode, compiled_forward, epoch_seed, resolve_device, to_device_arrays
 from .epoch_log import MODEL_TERMS, Console, ProgressBar
 from .history import append_epoch, empty_history
 from .lr_schedule import lr_factor
@@ -103,21 +103,10 @@ class VQVAETrainer:
         self._weight_vectors: dict[tuple[str, ...], torch.Tensor] = {}
         self.use_cuda = self.device.type == "cuda"
         self.autocast_bf16 = self.use_cuda and self.cfg.precision in ("bf16", "auto")
-        self._forward = self.model
         # eager or recorded steps, flat-gradient all-reduce across processes (train/fast_step.py)
         from .fast_step import StepEngine
         self.steps = StepEngine(self)
-        if self.cfg.use_torch_compile and self.use_cuda:
-            # dynamic=False: the short last batch gets its own static graph (dynamic shapes hit an
-            # inductor CantSplit error on min(topo_samples, B) with torch 2.11)
-            mode = compile_mode(self.cfg.compile_mode, self.dist.enabled)
-            # a frame dynamo cannot trace runs eagerly (its message goes to the debug log)
-            # instead of ending the run: torch 2.11 met a RecursionError inside dynamo on the
-            # learnable model's step that torch 2.13 does not
-            import torch._dynamo
-            torch._dynamo.config.suppress_errors = True
-            self._forward = torch.compile(self._forward, mode=None if mode == "default" else mode,
-                                          dynamic=False)
+        self._forward = compiled_forward(self.model, self.cfg, self.dist.enabled) if self.use_cuda else self.model
 
         self.optimizers: dict[str, torch.optim.Optimizer] = self.build_optimizers()
         self.base_lrs = {name: [g["lr"] for g in opt.param_groups]
