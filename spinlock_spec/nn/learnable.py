@@ -153,25 +153,22 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         static mode's does (docs/decisions.md §10a).  The row count is a fixed function of
         the batch size: no data-dependent shape or host sync in the step.  Eager under
         torch.compile (a graph break; torch 2.11's dynamo met a RecursionError here)."""
-        with torch.no_grad():
-            return self._credit_pass_values(feats, membership)
-
-    def _credit_pass_values(self, feats: torch.Tensor, membership: torch.Tensor):
         r = self.credit_rows(feats.shape[0])
         rows = feats[:r]
         compiling = torch.compiler.is_compiling()
-        if not compiling and self.credit_mask == 0:         # the final epochs: nothing hidden
-            hide = torch.zeros_like(rows, dtype=torch.bool)
-        elif rows.device.type == "cpu" and not compiling:   # nn/dropout.py's cheap mask, own stream
-            hide = ~cpu_keep_mask((r, rows.shape[1]), self.credit_mask, generator=self.credit_generator)[0]
-        else:
-            hide = torch.rand_like(rows) < self._credit_mask
-        m = hide.to(rows.dtype) * self.identity_columns
-        z = self.encode_latents(rows * (1.0 - m), membership.detach(), dropout=False)
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            _, vecs, _ = self.quantizer.quantize(z.float() * self.quantizer.dim_mask[None])
-            q = self.quantizer.combine(vecs)
-        return m, self.decode_hidden(q.to(z.dtype))
+        with torch.no_grad():
+            if not compiling and self.credit_mask == 0:         # the final epochs: nothing hidden
+                hide = torch.zeros_like(rows, dtype=torch.bool)
+            elif rows.device.type == "cpu" and not compiling:   # nn/dropout.py's cheap mask, own stream
+                hide = ~cpu_keep_mask((r, rows.shape[1]), self.credit_mask, generator=self.credit_generator)[0]
+            else:
+                hide = torch.rand_like(rows) < self._credit_mask
+            m = hide.to(rows.dtype) * self.identity_columns
+            z = self.encode_latents(rows * (1.0 - m), membership.detach(), dropout=False)
+            with torch.autocast(device_type=z.device.type, enabled=False):
+                _, vecs, _ = self.quantizer.quantize(z.float() * self.quantizer.dim_mask[None])
+                q = self.quantizer.combine(vecs)
+            return m, self.decode_hidden(q.to(z.dtype))
 
     @torch.no_grad()
     def held_gradients(self, params: list[nn.Parameter]) -> list[torch.Tensor]:
@@ -244,12 +241,14 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             p = self._credit_mask
             if hard:
                 # credit off: the expected error's P gradient, sum_c P[f,c] (sq - 2 C)[c,f] with
-                # C[c,f] = sum_b x_f out_c,f (model outputs held); credit on: none (x 0)
-                with torch.no_grad():
-                    sq = self.dec_out.batch_sq_norm(hidden, a, b)
-                    cross = self.dec_out.batch_cross(hidden, t, a, b)
-                own = (pt * (sq - 2.0 * cross)).sum()
-                terms = terms + self._credit_on(0.0 * (own - own.detach()), own - own.detach())
+                # C[c,f] = sum_b x_f out_c,f (model outputs held); credit on: none (eager:
+                # not computed; traced: multiplied by 0)
+                if torch.compiler.is_compiling() or self.credit_mask == 0:
+                    with torch.no_grad():
+                        sq = self.dec_out.batch_sq_norm(hidden, a, b)
+                        cross = self.dec_out.batch_cross(hidden, t, a, b)
+                    own = (pt * (sq - 2.0 * cross)).sum()
+                    terms = terms + (own - own.detach()) * (self._credit_mask <= 0)
             else:
                 sq = self.dec_out.batch_sq_norm(hidden, a, b)                 # [K, f]
                 cross = 2.0 * (t * recon[fam.name].float()).sum() - (t * t).sum()
