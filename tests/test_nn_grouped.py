@@ -95,3 +95,50 @@ def test_move_margin_pulls_each_feature_towards_the_category_that_holds_it():
         own[cat, k] = True
     assert (change[own] < 0).all()           # gradient descent raises the holding category's logit
     assert (change[~own] > 0).all()          # and lowers every other one
+
+
+def test_input_value_is_the_rise_of_the_holding_categorys_visible_error_when_a_feature_is_hidden():
+    """The credit pass's input value, checked against a row-by-row recomputation: for every
+    row, the holding category's error on its visible entries with the row's entries hidden,
+    minus the same with nothing hidden, shared equally among the category's hidden entries
+    of that row.  A category's only feature is flagged and credited with the best error."""
+    fam = FamilyInput("summary", "identity", {}, "tabular", (12,))
+    cats = [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10], [11]]
+    torch.manual_seed(0)
+    model = LearnableCategoricalVQVAE([fam], cats, None, FROZEN)
+    model.train()
+    x = torch.randn(48, 12)
+    model({"summary": x})                                      # codebooks initialised
+    model.straight_through, model.credit_mask, model.credit_row_fraction = True, 0.4, 0.5
+    model.credit_generator.manual_seed(3)
+    m, side, (value, alone, hard) = model._credit_pass(x, model.assignment_matrix())
+    r = m.shape[0]
+    assert side.shape[1] == r and m[:, 11].sum() > 0 and (m.sum(1) > 1).any()
+
+    def own_errors(inputs):
+        with torch.no_grad():
+            z = model.encode_latents(inputs, model.assignment_matrix(hard=True), dropout=False)
+            q = model.quantizer.combine(model.quantizer.quantize(z)[1])
+            out = model.dec_out.per_category(model.decode_hidden(q))              # [K, r, F]
+        return torch.stack([out[k, :, f] for k, c in enumerate(cats) for f in c], 1) - x[:r]
+
+    order = [f for c in cats for f in c]
+    masked = own_errors(x[:r] * (1 - m)) ** 2
+    plain = own_errors(x[:r]) ** 2
+    expected = torch.zeros(12)
+    for i in range(r):
+        for c in cats:
+            hidden = [f for f in c if m[i, f] > 0]
+            if not hidden:
+                continue
+            cost = sum(float(masked[i, order.index(g)] - plain[i, order.index(g)]) for g in c if m[i, g] == 0)
+            for f in hidden:
+                expected[f] += cost / len(hidden)
+    torch.testing.assert_close(value, expected, rtol=1e-4, atol=1e-5)
+    assert value[11] == 0 and value[:11].abs().sum() > 0
+    assert alone.tolist() == [False] * 11 + [True]
+    err = torch.rand(3, 12) + 1.0
+    credited = model._worth_credit(err, (value, alone, hard), 0, 12, 2.0)
+    torch.testing.assert_close(credited[0, :5], err[0, :5] - 2.0 * value[:5])
+    torch.testing.assert_close(credited[1:, :5], err[1:, :5])
+    assert credited[2, 11] == err[:, 11].min() and credited[2, 11] <= credited[:, 11].min()

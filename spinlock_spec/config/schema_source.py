@@ -259,6 +259,10 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                       "variance (0 = any improvement). Raising it keeps features whose gain is small "
                       "where the clustering put them; it also kept 2 of 18 planted wrong features from "
                       "moving at 0.05.", minimum=0.0, exclusiveMaximum=1.0),
+    "credit_input_value": _p("boolean", True, "Masked credit: count what a feature is worth as an input to "
+                             "the category that holds it (how much that category's other features' error "
+                             "rises when the feature is hidden), and never move a category's last feature "
+                             "out of it; false = the credit from the feature's own error alone."),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {
