@@ -1,6 +1,6 @@
 """Quality on planted data through the real pipeline (compile -> data -> discovery -> train).
 
-N=5000 rows, 6 planted groups of 10 summary features: clustering must recover the
+N=2500 rows, 6 planted groups of 10 summary features: clustering must recover the
 groups (ARI >= 0.9) and a short training run must use its codebooks (>= 90%) and
 reconstruct well (quality >= 0.85 on the user's scale: token-decoded, unclipped)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import spinlock_spec as ss
 
 SPEC = """
-dataset: {synthetic: {n_samples: 5000, n_groups: 6, features_per_group: 10, seed: 1}}
+dataset: {synthetic: {n_samples: 2500, n_groups: 6, features_per_group: 10, seed: 1}}
 families: {summary: {encoder: identity}}
 training: {batch_size: 256, num_epochs: 25, learning_rate: 0.003, category_assignment: auto}
 random_seed: 0
