@@ -428,19 +428,18 @@ class Run:
 
 def load_run(path, which: str = "best") -> Run:
     """A trained run (a run folder or a pulled zoo entry ``zoo:NAME``)."""
-    from spinlock_spec.data.preprocess import Preprocessor
     from spinlock_spec.train.checkpoint import load_model
 
-    from spinlock_spec.run_setup import check_normalization, check_run_folder, check_spec_hash
+    from spinlock_spec.run_setup import check_run_folder, check_spec_hash, load_normalization
 
     folder = _model_folder(path)
     check_run_folder(folder)
     compiled = compile_spec(folder / CONFIG_FILE)
     _require_ok(compiled)
     model, meta = load_model(folder, which=which)
-    check_spec_hash(folder, compiled, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
-    pre = Preprocessor.load(folder / NORMALIZATION_FILE)     # its own checks first (shapes, finite values)
-    check_normalization(folder, meta, FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE)
+    meta_name = FINAL_MODEL_FILE if which == "final" else BEST_MODEL_FILE
+    check_spec_hash(folder, compiled, meta, meta_name)
+    pre = load_normalization(folder, meta, meta_name)        # read once: parsed, checked, hashed
     return Run(folder, model, meta, compiled, pre)
 
 

@@ -168,16 +168,28 @@ def normalization_sha256(folder) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_normalization(folder: Path, meta: dict[str, Any], meta_name: str) -> None:
-    """normalization_stats.npz is the one the weights were trained with (D013 otherwise): a file
-    of another run has the same shapes but other statistics, and would silently change tokens."""
+def load_normalization(folder: Path, meta: dict[str, Any], meta_name: str):
+    """The run's fitted preprocessor, from one read of normalization_stats.npz: the bytes are
+    parsed (with the preprocessor's own checks first: shapes, finite values), then their sha256
+    is compared with the one ``meta`` recorded (runs from before the record have none).  D013
+    when it differs: a file of another run has the same shapes but other statistics, and would
+    silently change tokens."""
+    import hashlib
+
+    from spinlock_spec.data.preprocess import Preprocessor
+
+    path = Path(folder) / NORMALIZATION_FILE
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None                  # Preprocessor.load names the missing or unreadable file
+    pre = Preprocessor.load(path, data)
     recorded = meta.get("normalization_sha256") if isinstance(meta, dict) else None
-    if not isinstance(recorded, str) or not (folder / NORMALIZATION_FILE).is_file():
-        return          # runs from before the record
-    if normalization_sha256(folder) != recorded:
-        raise DataError(f"{folder / NORMALIZATION_FILE}: is not the file the weights of {meta_name} were trained "
+    if isinstance(recorded, str) and data is not None and hashlib.sha256(data).hexdigest() != recorded:
+        raise DataError(f"{path}: is not the file the weights of {meta_name} were trained "
                         "with (sha256 differs: edited, or a file of another run)", code="D013",
                         hint="restore the run's own normalization_stats.npz")
+    return pre
 
 
 def _model_meta(run_dir: Path) -> tuple[dict[str, Any], str]:
@@ -192,10 +204,7 @@ def _model_meta(run_dir: Path) -> tuple[dict[str, Any], str]:
 
 
 def saved_state(run_dir: Path):
-    from spinlock_spec.data.preprocess import Preprocessor
-
-    pre = Preprocessor.load(run_dir / NORMALIZATION_FILE)
-    check_normalization(Path(run_dir), *_model_meta(Path(run_dir)))
+    pre = load_normalization(Path(run_dir), *_model_meta(Path(run_dir)))
     try:
         saved = json.loads((run_dir / INITIAL_CATEGORIES_FILE).read_text())
         categories = [[int(i) for i in c] for c in saved["categories"]]

@@ -4,7 +4,9 @@ Z002, an over-long integer literal is a short located E100, ``--set`` errors are
 at the --set argument, and a normalization_stats.npz of another run is refused."""
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -74,7 +76,26 @@ def test_set_errors_are_located_at_the_set_argument(tmp_path, capsys, option, me
     assert message in err and "spec.yaml:" not in err, err
 
 
+def _opens(path, call) -> int:
+    """How many times ``call()`` opens ``path`` (the interpreter's "open" audit events)."""
+    seen, listening = [], [True]
+
+    def hook(event, args):
+        if listening[0] and event == "open" and isinstance(args[0], (str, os.PathLike)) \
+                and os.fspath(args[0]) == os.fspath(path):
+            seen.append(event)
+
+    sys.addaudithook(hook)          # hooks cannot be removed: this one goes quiet after the call
+    try:
+        call()
+    finally:
+        listening[0] = False
+    return len(seen)
+
+
 def test_normalization_stats_of_another_run_are_refused(tmp_path, capsys):
+    """The statistics are read once when a run is loaded (parsed and hashed from the same
+    bytes), and a file of another run (same shapes, other statistics) is refused."""
     data = tmp_path / "d.h5"
     assert main_exit_code(["data", "synth", "--out", data, "--n", 300, "--seed", 1]) == 0
     for name, seed in (("A", 3), ("B", 4)):
@@ -83,6 +104,7 @@ def test_normalization_stats_of_another_run_are_refused(tmp_path, capsys):
                         + "training:\n  batch_size: 64\n  num_epochs: 1\n")
         ss.train(spec, data=str(data), out=tmp_path / name, quiet=True, progress=False)
         (tmp_path / name / ".lock").unlink(missing_ok=True)
+    assert _opens(tmp_path / "A" / "normalization_stats.npz", lambda: ss.load_run(tmp_path / "A")) == 1
     a, b = (np.load(tmp_path / n / "normalization_stats.npz") for n in "AB")
     assert any(not np.array_equal(a[k], b[k]) for k in a.files if a[k].dtype.kind == "f")  # really different
     shutil.copy(tmp_path / "B" / "normalization_stats.npz", tmp_path / "A" / "normalization_stats.npz")

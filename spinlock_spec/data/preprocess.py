@@ -52,6 +52,7 @@ data/transforms.py (``{family}_transform_*``) and a JSON ``__meta__`` string.  N
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -479,12 +480,13 @@ class Preprocessor:
         return path
 
     @classmethod
-    def load(cls, path) -> Preprocessor:
+    def load(cls, path, data: bytes | None = None) -> Preprocessor:
+        """The statistics saved at ``path``; ``data``: its bytes, when the caller read them already."""
         path = Path(path)
-        if not path.is_file():
+        if data is None and not path.is_file():
             raise DataError(f"normalization statistics not found: {path}", code="D013")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as npz:
                 d = {k: npz[k] for k in npz.files}
         except NPZ_READ_ERRORS as exc:
             raise DataError(f"cannot read normalization statistics {path}: {exc}", code="D013") from None
