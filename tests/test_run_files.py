@@ -33,6 +33,7 @@ def run(tmp_path_factory):
     ({"categories": [[1, 2]]}, "categories[0] must be a mapping, not list [1, 2]"),
     ({"categories": [{"features": [{"index": "three"}]}]}, "categories[0].features[0].index must be an integer"),
     ({"categories": [], "num_features": "sixty"}, "num_features must be an integer"),
+    ({"categories": [], "num_categories": 6.0}, "num_categories must be an integer, not float 6.0"),
     (True, "the document must be a mapping, not bool True"),
 ])
 def test_report_of_categories_json_of_the_wrong_shape(run, tmp_path, capsys, doc, where):

@@ -84,7 +84,7 @@ def read_run(path: str | Path) -> RunFiles:
     return run
 
 
-def _read_json_if_present(path: Path, shape: Any = "any") -> Any:
+def _read_json_if_present(path: Path, shape: dict) -> Any:
     if not path.is_file():
         return None
     try:

@@ -5,9 +5,9 @@ record whose ``metrics`` is a list) is one :class:`CheckpointError` (E401) namin
 the line and the field, instead of a failure deep inside the report.  Only what readers use
 is checked; other keys may hold anything (runs of newer versions add keys).
 
-A shape is a type name (``int``, ``num``, ``str``, ``bool``, ``list``, ``dict``, ``any``; a
-trailing ``?`` also allows null), ``[shape]`` for a list of that shape, or a dict of
-key -> shape for a mapping whose listed keys (when present) have those shapes.
+The shapes are small JSON Schemas (checked by ``jsonschema``); an integer is a JSON number
+without a fraction part *and* without a decimal point (``1.0`` is not an epoch), as the
+readers index with it.
 """
 from __future__ import annotations
 
@@ -15,72 +15,69 @@ from typing import Any
 
 from spinlock_spec.errors import CheckpointError
 
-NUMBERS = {"dict": "num?"}        # a mapping of names to numbers (loss components, ...)
 
-CATEGORY = {"name": "str?", "index": "int?", "size": "int?", "features": [{"index": "int", "name": "str?",
-                                                                            "confidence": "num?"}]}
-CATEGORIES = {"mode": "str?", "num_categories": "int?", "num_features": "int?", "temperature": "num?",
-              "categories": [CATEGORY], "input_features": ["dict"]}
-INITIAL_CATEGORIES = {"ari": "num?", "categories": "list?"}
-METRICS = {"utilization": "num?", "perplexity": "num?", "val_loss": "num?", "dead_codes": "num?",
-           "utilization_per_level": ["num?"], "perplexity_per_level": ["num?"]}
-RECORD = {"epoch": "int", "train_loss": "num?", "val_loss": "num?", "lr": "num?", "temperature": "num?",
-          "utilization": "num?", "components": NUMBERS, "val_components": NUMBERS, "assign": NUMBERS,
-          "metrics": METRICS}
-HISTORY = {"epochs": ["int"], "train_loss": ["num?"], "val_loss": ["num?"], "learning_rate": ["num?"],
-           "temperature": ["num?"], "train_components": ["dict?"], "val_components": ["dict?"],
-           "metrics": ["dict?"], "best_epoch": "int?", "best_val_loss": "num?", "final_metrics": "dict?",
-           "initial_ari": "num?"}
-MODEL_META = {"epoch": "int?", "spec_hash": "str?", "model_class": "str?", "initial_ari": "num?"}
-
-_TYPES = {
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "num": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "str": lambda v: isinstance(v, str),
-    "bool": lambda v: isinstance(v, bool),
-    "list": lambda v: isinstance(v, list),
-    "dict": lambda v: isinstance(v, dict),
-    "any": lambda v: True,
-}
-_NAMES = {"int": "an integer", "num": "a number", "str": "a string", "bool": "true or false",
-          "list": "a list", "dict": "a mapping"}
+def _of(kind: str, null: bool = False) -> dict:
+    return {"type": [kind, "null"] if null else kind}
 
 
-def problem(value: Any, shape: Any, where: str = "") -> str | None:
-    """The first place where ``value`` does not have ``shape`` ("at KEY: ..."), or None."""
-    if isinstance(shape, str):
-        name, optional = shape.rstrip("?"), shape.endswith("?")
-        if value is None and optional:
-            return None
-        if not _TYPES[name](value):
-            return f"{where or 'the document'} must be {_NAMES.get(name, name)}, not {_describe(value)}"
+def _mapping(**properties: Any) -> dict:
+    """A mapping whose listed keys (when present) have these shapes; other keys are free."""
+    return {"type": "object", "properties": properties}
+
+
+def _list(items: dict, null: bool = False) -> dict:
+    return {**_of("array", null), "items": items}
+
+
+INT, NUM, STR = _of("integer"), _of("number"), _of("string")
+INT_, NUM_, STR_ = _of("integer", True), _of("number", True), _of("string", True)
+NUMBERS = {"type": "object", "additionalProperties": NUM_}   # names -> numbers (loss components, ...)
+
+CATEGORY = _mapping(name=STR_, index=INT_, size=INT_,
+                    features=_list(_mapping(index=INT, name=STR_, confidence=NUM_)))
+CATEGORIES = _mapping(mode=STR_, num_categories=INT_, num_features=INT_, temperature=NUM_,
+                      categories=_list(CATEGORY), input_features=_list(_of("object")))
+INITIAL_CATEGORIES = _mapping(ari=NUM_, categories=_of("array", True))
+METRICS = _mapping(utilization=NUM_, perplexity=NUM_, val_loss=NUM_, dead_codes=NUM_,
+                   utilization_per_level=_list(NUM_), perplexity_per_level=_list(NUM_))
+RECORD = _mapping(epoch=INT, train_loss=NUM_, val_loss=NUM_, lr=NUM_, temperature=NUM_, utilization=NUM_,
+                  components=NUMBERS, val_components=NUMBERS, assign=NUMBERS, metrics=METRICS)
+HISTORY = _mapping(epochs=_list(INT), train_loss=_list(NUM_), val_loss=_list(NUM_), learning_rate=_list(NUM_),
+                   temperature=_list(NUM_), train_components=_list(_of("object", True)),
+                   val_components=_list(_of("object", True)), metrics=_list(_of("object", True)),
+                   best_epoch=INT_, best_val_loss=NUM_, final_metrics=_of("object", True), initial_ari=NUM_)
+MODEL_META = _mapping(epoch=INT_, spec_hash=STR_, model_class=STR_, initial_ari=NUM_)
+
+_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+          "array": "a list", "object": "a mapping"}
+_validator_class = None
+
+
+def _validator(schema: dict):
+    global _validator_class
+    if _validator_class is None:            # jsonschema is imported only when a run is read
+        from jsonschema import Draft202012Validator, validators
+
+        strict = Draft202012Validator.TYPE_CHECKER.redefine(
+            "integer", lambda _checker, v: isinstance(v, int) and not isinstance(v, bool))
+        _validator_class = validators.extend(Draft202012Validator, type_checker=strict)
+    return _validator_class(schema)
+
+
+def problem(value: Any, schema: dict) -> str | None:
+    """The first place where ``value`` does not have the shape ``schema`` ("KEY[i] must be ..."), or None."""
+    error = next(_validator(schema).iter_errors(value), None)
+    if error is None:
         return None
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return f"{where or 'the document'} must be a list, not {_describe(value)}"
-        for i, item in enumerate(value):
-            found = problem(item, shape[0], f"{where}[{i}]")
-            if found:
-                return found
-        return None
-    if not isinstance(value, dict):
-        return f"{where or 'the document'} must be a mapping, not {_describe(value)}"
-    if "dict" in shape and len(shape) == 1:           # every value has the one shape
-        for key, item in value.items():
-            found = problem(item, shape["dict"], f"{where}.{key}" if where else str(key))
-            if found:
-                return found
-        return None
-    for key, sub in shape.items():
-        if key in value:
-            found = problem(value[key], sub, f"{where}.{key}" if where else key)
-            if found:
-                return found
-    return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    if error.validator != "type":           # the schemas above only check types
+        return f"{where or 'the document'}: {error.message}"
+    wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
+    return f"{where or 'the document'} must be {_NAMES[wanted]}, not {_describe(error.instance)}"
 
 
-def check(path, doc: Any, shape: Any, line: int | None = None) -> Any:
-    found = problem(doc, shape)
+def check(path, doc: Any, schema: dict, line: int | None = None) -> Any:
+    found = problem(doc, schema)
     if found:
         loc = f"{path}:{line}" if line is not None else str(path)
         raise CheckpointError(f"{loc}: {found}; the file is not what `spinlock-spec train` writes",
