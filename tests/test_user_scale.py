@@ -193,7 +193,11 @@ def test_breast_cancer_decodes_every_column_and_quality_is_recomputable(breast_c
     np.testing.assert_allclose(got, r2, atol=1e-4)
 
 
-def test_evaluate_with_labels_probe_table_and_report(breast_cancer_run):
+def test_evaluate_with_labels_probe_table_and_report(breast_cancer_run, capsys):
+    """evaluate and encode through real subprocesses; the text form, an error and the report
+    section in this process (the same command line, through the console entry point)."""
+    from helpers import main_exit_code
+
     tmp, data, out, _, x = breast_cancer_run
     proc = cli("evaluate", out, "--which", "final", "--data", data, "--labels", tmp / "labels.npz",
                "--format", "json")
@@ -222,15 +226,15 @@ def test_evaluate_with_labels_probe_table_and_report(breast_cancer_run):
     assert rows["raw features (ceiling)"]["accuracy"] > 0.9          # the table is linearly separable
     assert rows["tokens all levels"]["accuracy"] > 0.8                # tokens keep most of it
     # text form and the report section
-    proc = cli("evaluate", out, "--data", data, "--labels", "labels")  # a key of the data file
-    assert proc.returncode == 2 and "neither a file nor an array" in proc.stderr, proc.stderr
+    capsys.readouterr()
+    assert main_exit_code(["evaluate", out, "--data", data, "--labels", "labels"]) == 2  # a key of the data file
+    assert "neither a file nor an array" in capsys.readouterr().err
     np.savez(tmp / "bc_labeled.npz", summary=x, labels=np.load(tmp / "labels.npz")["labels"])
-    proc = cli("evaluate", out, "--data", tmp / "bc_labeled.npz", "--labels", "labels")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "raw features (ceiling)" in proc.stdout and "quality (user scale" in proc.stdout
-    proc = cli("report", out, "--format", "json", "--no-data")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads(proc.stdout)
+    assert main_exit_code(["evaluate", out, "--data", tmp / "bc_labeled.npz", "--labels", "labels"]) == 0
+    text = capsys.readouterr().out
+    assert "raw features (ceiling)" in text and "quality (user scale" in text, text
+    assert main_exit_code(["report", out, "--format", "json", "--no-data"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["evaluation"]["probe"]["n_classes"] == 2
     assert len(summary["input_features"]) == 30
 
