@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import EXAMPLES, SMALL_SET_ARGS, assert_user_error, cli, write_spec
+from helpers import EXAMPLES, SMALL_SET_ARGS, assert_user_error, cli, main_exit_code, write_spec
 
 SMALL = SMALL_SET_ARGS
 
@@ -108,12 +108,14 @@ def test_original_flags_and_dry_run(tmp_path):
 
 
 def test_cli_resume_continues_to_the_same_weights(tmp_path):
+    """The two first runs go through the console entry point in this process (the same command
+    line, without two more interpreter and torch start-ups); the resume is a real subprocess."""
     from safetensors.numpy import load_file
 
     full, part = tmp_path / "full", tmp_path / "part"
-    args = [EXAMPLES / "static_baseline.yaml", *SMALL, "--set", "training.num_epochs=2"]
-    assert cli("train", *args, "--out", full).returncode == 0
-    assert cli("train", *args, "--epochs", 1, "--out", part).returncode == 0
+    args = ["train", EXAMPLES / "static_baseline.yaml", *SMALL, "--set", "training.num_epochs=2", "--quiet"]
+    assert main_exit_code([*args, "--out", full]) == 0
+    assert main_exit_code([*args, "--epochs", 1, "--out", part]) == 0
     proc = cli("train", "--resume", part, "--epochs", 2)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Epoch 2/2" in proc.stdout and "Epoch 1/" not in proc.stdout

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, SMALL_SET_ARGS, assert_user_error, cli
+from helpers import EXAMPLES, SMALL_SET_ARGS, assert_user_error, cli, cli_inproc
 
 from spinlock_spec.errors import SpecError
 from spinlock_spec.sweep.params import check_all, parse_param, parse_params
@@ -98,9 +98,10 @@ def _complete_trials(out: Path) -> dict:
 
 
 def _show(out: Path) -> dict:
-    proc = cli("sweep", "show", out, "--format", "json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    """``sweep show --format json`` in this process (a sweep's trials ran in subprocesses)."""
+    code, stdout, stderr = cli_inproc("sweep", "show", out, "--format", "json")
+    assert code == 0, stderr
+    return json.loads(stdout)
 
 
 def _started(text: str) -> set[int]:
@@ -146,11 +147,11 @@ def test_sweep_interrupted_and_resumed(tmp_path):
     changed = {c["path"] if isinstance(c["path"], str) else ".".join(c["path"])
                for c in summary["diff"]["changes"]}
     assert {"training.num_epochs", "training.batch_size"} <= changed
-    text = cli("sweep", "show", out).stdout
-    assert "best: trial" in text and text.count("complete") >= 4
+    code, text, _ = cli_inproc("sweep", "show", out)
+    assert code == 0 and "best: trial" in text and text.count("complete") >= 4, text
     # report on a sweep folder: the metric-vs-value figure and the trial table
-    rep = cli("report", out)
-    assert rep.returncode == 0, rep.stderr
+    code, _, stderr = cli_inproc("report", out)
+    assert code == 0, stderr
     assert (out / "report" / "sweep_metric.png").stat().st_size > 1000
     page = (out / "report" / "index.html").read_text()
     assert page.count("<td>complete</td>") == 4
