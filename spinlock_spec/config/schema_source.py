@@ -259,10 +259,10 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                       "variance (0 = any improvement). Raising it keeps features whose gain is small "
                       "where the clustering put them; it also kept 2 of 18 planted wrong features from "
                       "moving at 0.05.", minimum=0.0, exclusiveMaximum=1.0),
-    "credit_input_value": _p("boolean", True, "Masked credit: count what a feature is worth as an input to "
-                             "the category that holds it (how much that category's other features' error "
-                             "rises when the feature is hidden), and never move a category's last feature "
-                             "out of it; false = the credit from the feature's own error alone."),
+    "move_audit_epochs": _p("integer", 2, "Every move of a feature is checked this many epochs later: when "
+                            "the training error of the categories it left and joined rose against the "
+                            "trend of the other categories, the move is undone and the feature held where "
+                            "it was (0 = off; not with distributed training).", minimum=0),
 })
 
 CLEANING = _section("Column cleaning before normalisation.", {

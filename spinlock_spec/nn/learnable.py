@@ -37,6 +37,11 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         scale = float(init_scale if init_scale is not None else self.config.assignment_init_scale)
         self.init_scale = scale
         self.assignment_logits = nn.Parameter(self._one_hot(self.categories, self.num_features) * scale)
+        # a category's input weights for the features it does not hold start at zero (static
+        # mode's model multiplies them by 0): a feature that moves in then enters the
+        # category's code gradually instead of through a random projection
+        with torch.no_grad():
+            self.enc_in.weight.mul_(self.membership.t()[:, :, None])
         # per-epoch state the trainer sets, kept in 0-d buffers that the forward pass reads
         # as data: torch.compile then builds one graph for the whole run instead of one per
         # temperature (the Python floats below mirror them for logs, no device sync)
@@ -48,6 +53,12 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         # the trainer: how well each category would reconstruct each feature)
         self.register_buffer("probe_error", torch.zeros(self.num_categories, self.num_features), persistent=False)
         self.register_buffer("probe_rows", torch.zeros(()), persistent=False)
+        # each identity feature's squared error in the batches' reconstruction, summed over the
+        # epoch's rows (read and reset by the move audit, train/callbacks/move_audit.py), and the
+        # features whose logits are held (a move the audit undid): 1 = no gradient
+        self.register_buffer("feature_error", torch.zeros(self.num_features), persistent=False)
+        self.register_buffer("feature_rows", torch.zeros(()), persistent=False)
+        self.register_buffer("held_features", torch.zeros(self.num_features), persistent=False)
         self.temperature = float(temperature)
         self.gumbel_noise = 0.0
         self.straight_through = False
@@ -57,7 +68,6 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         self.credit_generator = torch.Generator()
         self.credit_row_fraction = 1.0  # share of a batch's rows the credit pass measures
         self.credit_margin = 0.0          # own category's credit error lowered by this share of x^2
-        self.credit_input_value = True    # count a feature's worth as an input to its own category
         ident = torch.zeros(self.num_features)
         for enc, (a, b) in zip(self.encoders, self.feature_slices):
             if enc.is_identity:
@@ -95,9 +105,14 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
     def assignment_parameters(self) -> list[nn.Parameter]:
         return [self.assignment_logits]
 
+    def _live_logits(self) -> torch.Tensor:
+        """The logits, without gradient for the held features (same values)."""
+        held = self.held_features[:, None]
+        return self.assignment_logits * (1.0 - held) + self.assignment_logits.detach() * held
+
     def assignment_probs(self) -> torch.Tensor:
         """[F, K] = softmax(logits / temperature) (no noise)."""
-        return torch.softmax(self.assignment_logits / self._tau(), dim=-1)
+        return torch.softmax(self._live_logits() / self._tau(), dim=-1)
 
     def hard_assignment(self) -> torch.Tensor:
         """LongTensor [F]: the category of each feature (argmax of the logits)."""
@@ -112,7 +127,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             hard = not self.training
         if hard:
             return F.one_hot(self.hard_assignment(), self.num_categories).float()
-        logits = self.assignment_logits
+        logits = self._live_logits()
         if self.gumbel_noise > 0:
             u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
             logits = logits - self.gumbel_noise * torch.log(-torch.log(u))
@@ -165,48 +180,11 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             else:
                 hide = torch.rand_like(rows) < self._credit_mask
             m = hide.to(rows.dtype) * self.identity_columns
-            # with the input value: the same rows once more with nothing hidden, in the same pass
-            paired = self.credit_input_value and (compiling or self.credit_mask > 0)
-            inputs = torch.cat([rows * (1.0 - m), rows]) if paired else rows * (1.0 - m)
-            z = self.encode_latents(inputs, membership.detach(), dropout=False)
+            z = self.encode_latents(rows * (1.0 - m), membership.detach(), dropout=False)
             with torch.autocast(device_type=z.device.type, enabled=False):
                 _, vecs, _ = self.quantizer.quantize(z.float() * self.quantizer.dim_mask[None])
                 q = self.quantizer.combine(vecs)
-            side = self.decode_hidden(q.to(z.dtype))
-            if not paired:
-                return m, side, None
-            return m, side[:, :r], self._input_value(rows, m, side)
-
-    def _input_value(self, rows: torch.Tensor, m: torch.Tensor, side: torch.Tensor):
-        """What each identity feature is worth as an input to the category that holds it,
-        from the credit pass's paired rows (``side``: decoder hidden [K, 2r, H], the r rows
-        with entries hidden, then the same rows with nothing hidden): for every row, the rise
-        of the holding category's error on its *visible* entries, shared equally among that
-        category's entries hidden in the row, summed per hidden feature -> value [F] (the
-        same sum over hidden entries as the credit's own error; no gradient).  Also
-        ``alone`` [F]: the features that are their category's only member.  Categories are
-        separate encoders, so a hidden entry changes only its own category's outputs."""
-        r = rows.shape[0]
-        hard = F.one_hot(self.assignment_logits.detach().argmax(-1), self.num_categories).to(rows.dtype)  # [F, K]
-        own = (self.dec_out.per_category(side) * hard.t()[:, None, :]).sum(0)          # [2r, F]
-        err = (own - torch.cat([rows, rows])) ** 2
-        rise = (err[:r] - err[r:]) * (1.0 - m) * self.identity_columns                  # visible entries, [r, F]
-        per_hidden = (rise @ hard) / (m @ hard).clamp(min=1.0)                          # [r, K]
-        value = ((per_hidden @ hard.t()) * m).sum(0)                                    # [F]
-        alone = (hard @ hard.sum(0)) <= 1.0                                              # [F]
-        return value, alone, hard
-
-    @staticmethod
-    def _worth_credit(hidden_err: torch.Tensor, worth, a: int, b: int, weight) -> torch.Tensor:
-        """The credit error [K, f] of features [a, b) with the input value counted: the error
-        of the category holding f lowered by what f is worth to that category's other
-        features (see _input_value), and a category's only feature credited with the best
-        error any category has on it, so that no move empties a category."""
-        value, alone, hard = worth
-        held = column_range(hard.t(), a, b)                                              # [K, f]
-        err = hidden_err - value[None, a:b] * weight * held
-        best = err.min(0, keepdim=True).values
-        return torch.where((held > 0) & alone[None, a:b], best, err)
+            return m, self.decode_hidden(q.to(z.dtype))
 
     @torch.no_grad()
     def held_gradients(self, params: list[nn.Parameter]) -> list[torch.Tensor]:
@@ -252,7 +230,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         if not self.training or credit is None:
             return target_mse(recon, targets)
         hard = bool(self.straight_through)
-        mask, side, worth = credit                # the credit pass (_credit_pass): [r, F], [K, r, H], value
+        mask, side = credit                       # the credit pass (_credit_pass): [r, F], [K, r, H]
         # hard forward: the value and the model's gradient are static mode's plain MSE; the
         # logits' gradient is added by value-neutral terms (x - sg(x)) below.  Soft forward:
         # the value is the expected error under P (the former objective)
@@ -265,11 +243,15 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         probe = None
         with torch.no_grad():
             self.probe_rows += rows
+            self.feature_rows += n
         terms = 0.0
         for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
             t = targets[fam.name].float()
             count += t.numel()
-            if not enc.is_identity:
+            if enc.is_identity:
+                with torch.no_grad():
+                    self.feature_error[a:b] += ((recon[fam.name].float() - t) ** 2).sum(0)
+            else:
                 if not hard:
                     terms = terms + ((recon[fam.name].float() - t) ** 2).sum()
                 continue
@@ -310,8 +292,6 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
             if self.credit_margin:
                 energy = (t[None, :rows] ** 2 * hidden_entries).sum(1) * weight          # [1, f]
                 hidden_err = hidden_err - self.credit_margin * energy * pt.detach()
-            if worth is not None:
-                hidden_err = self._worth_credit(hidden_err, worth, a, b, weight)
             credit_term = (hidden_err * pt).sum()
             terms = terms + (credit_term - credit_term.detach())
             # probe: every category's output for a feature it does not hold learns to

@@ -202,7 +202,7 @@ def model_graph_key(model: torch.nn.Module, optimizers: Mapping[str, Any] | None
     phase, masked credit and Gumbel noise switches (the step's Python branches on them),
     and the parameters and optimizers (pruning and merging replace both)."""
     switches = tuple((name, bool(getattr(model, name))) for name in ("straight_through", "credit_mask",
-                                                                     "gumbel_noise", "credit_input_value")
+                                                                     "gumbel_noise")
                      if hasattr(model, name))
     objects = tuple(model.parameters()) + tuple((optimizers or {}).values())
     return switches, objects

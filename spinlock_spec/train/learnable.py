@@ -10,6 +10,7 @@ import torch
 from .callbacks import Callback
 from .callbacks.base import hard_ids
 from .callbacks.collapse import CollapseWatch
+from .callbacks.move_audit import MoveAudit
 from .callbacks.pruning import CategoryPruning
 from .callbacks.temperature import TemperatureSchedule
 from .epoch_log import ASSIGN_TERMS, MODEL_TERMS
@@ -34,7 +35,8 @@ class LearnableVQVAETrainer(VQVAETrainer):
     ``temperature_schedule`` (callbacks/temperature.py).  The objective is ``train``
     (sum of weighted model terms) + ``assign_total`` (weighted assign_orthogonality +
     assign_balance).  Callbacks, in order: collapse watch, temperature schedule (with
-    adaptive freezing), pruning and merging, then the core's epoch log and TensorBoard.
+    adaptive freezing), the move audit, pruning and merging, then the core's epoch log and
+    TensorBoard.
     """
 
     trainer_type = "LearnableVQVAETrainer"
@@ -62,7 +64,7 @@ class LearnableVQVAETrainer(VQVAETrainer):
             self.model.gumbel_noise = lc.gumbel_scale
 
     def make_callbacks(self, *, tensorboard: bool) -> list[Callback]:
-        own = [CollapseWatch(self), TemperatureSchedule(self), CategoryPruning(self)]
+        own = [CollapseWatch(self), TemperatureSchedule(self), MoveAudit(self), CategoryPruning(self)]
         return own + super().make_callbacks(tensorboard=tensorboard)
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:

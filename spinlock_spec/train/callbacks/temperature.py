@@ -56,7 +56,6 @@ class TemperatureSchedule(Callback):
             model.credit_mask = 0.0 if hard_phase else lc.credit_mask_probability
             model.credit_row_fraction = float(lc.credit_row_fraction)
             model.credit_margin = float(lc.move_margin)
-            model.credit_input_value = bool(lc.credit_input_value)
         if hasattr(model, "credit_generator"):     # the CPU credit mask's own stream, per epoch
             from ..device import epoch_seed
             model.credit_generator.manual_seed(epoch_seed(self.trainer.seed, epoch) + 1)
