@@ -18,11 +18,8 @@ def _audit_and_trainer(tmp_path):
 
 
 def _epoch(audit, trainer, epoch, errors):
-    model = trainer.model
-    model.feature_error.copy_(torch.tensor(errors) * 10.0)
-    model.feature_rows.fill_(10.0)
     record = {"epoch": epoch}
-    audit.after_epoch(epoch, record)
+    audit.observe(epoch, errors, record)
     return record
 
 
@@ -81,3 +78,19 @@ def test_the_audit_state_survives_a_checkpoint(tmp_path):
     again = next(c for c in fresh.callbacks if isinstance(c, MoveAudit))
     again.load_state_dict(state)
     assert again.held == [f] and fresh.model.held_features[f] == 1
+
+
+def test_the_audit_measures_each_features_validation_error(tmp_path):
+    """The errors the audit judges by are the per-feature mean squared errors of the
+    validation rows' reconstruction (what the run's feature_mse reports, on the same rows)."""
+    audit, trainer = _audit_and_trainer(tmp_path)
+    errors = audit._validation_errors()
+    model = trainer.model
+    model.eval()
+    with torch.no_grad():
+        out = model(trainer.val_arrays)
+    (a, b) = model.feature_slices[0]
+    fam = model.families[0].name
+    direct = ((out.reconstruction[fam] - out.targets[fam]) ** 2).mean(0)
+    torch.testing.assert_close(torch.tensor(errors[a:b]), direct, rtol=1e-4, atol=1e-6)
+    assert model.encoders[0].is_identity and min(errors[a:b]) > 0

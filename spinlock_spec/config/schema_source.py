@@ -260,7 +260,7 @@ LEARNABLE = _section("Learnable (end-to-end) category assignment; used with "
                       "where the clustering put them; it also kept 2 of 18 planted wrong features from "
                       "moving at 0.05.", minimum=0.0, exclusiveMaximum=1.0),
     "move_audit_epochs": _p("integer", 2, "Every move of a feature is checked this many epochs later: when "
-                            "the training error of the categories it left and joined rose against the "
+                            "the validation error of the categories it left and joined rose against the "
                             "trend of the other categories, the move is undone and the feature held where "
                             "it was (0 = off; not with distributed training).", minimum=0),
 })

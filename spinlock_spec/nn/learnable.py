@@ -53,12 +53,13 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         # the trainer: how well each category would reconstruct each feature)
         self.register_buffer("probe_error", torch.zeros(self.num_categories, self.num_features), persistent=False)
         self.register_buffer("probe_rows", torch.zeros(()), persistent=False)
-        # each identity feature's squared error in the batches' reconstruction, summed over the
-        # epoch's rows (read and reset by the move audit, train/callbacks/move_audit.py), and the
-        # features whose logits are held (a move the audit undid): 1 = no gradient
-        self.register_buffer("feature_error", torch.zeros(self.num_features), persistent=False)
-        self.register_buffer("feature_rows", torch.zeros(()), persistent=False)
+        # the features whose logits are held (a move the audit undid, train/callbacks/move_audit.py):
+        # 1 = no gradient
         self.register_buffer("held_features", torch.zeros(self.num_features), persistent=False)
+        # the hard assignment the straight-through forward pass uses, fixed for an epoch
+        # (fix_epoch_assignment, before each epoch): a feature changes category only between
+        # epochs, so every move is seen by the move audit and an epoch trains one model
+        self.register_buffer("epoch_one_hot", self._one_hot(self.categories, self.num_features), persistent=False)
         self.temperature = float(temperature)
         self.gumbel_noise = 0.0
         self.straight_through = False
@@ -118,6 +119,11 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         """LongTensor [F]: the category of each feature (argmax of the logits)."""
         return self.assignment_logits.detach().argmax(-1)
 
+    @torch.no_grad()
+    def fix_epoch_assignment(self) -> None:
+        """The training forward pass's hard assignment := the argmax of the logits now."""
+        self.epoch_one_hot.copy_(F.one_hot(self.hard_assignment(), self.num_categories).to(self.epoch_one_hot.dtype))
+
     def hard_categories(self) -> list[list[int]]:
         hard = self.hard_assignment().tolist()
         return [[f for f, c in enumerate(hard) if c == k] for k in range(self.num_categories)]
@@ -136,8 +142,12 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         if not self.straight_through:       # a Python flag also when traced: one graph per mode
             return probs
         # one_hot + (probs - sg(probs)): the forward values are exactly 0 and 1 (x - x = 0), so
-        # the hard forward pass computes what static mode's one-hot P computes, bit for bit
-        one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
+        # the hard forward pass computes what static mode's one-hot P computes, bit for bit;
+        # the one-hot is the epoch's (fix_epoch_assignment), or with Gumbel noise a sample per step
+        if self.gumbel_noise > 0:
+            one_hot = F.one_hot(probs.argmax(-1), self.num_categories).to(probs.dtype)
+        else:
+            one_hot = self.epoch_one_hot.to(probs.dtype)
         return one_hot + (probs - probs.detach())
 
     def _encoder_inputs(self, feats, membership):
@@ -191,7 +201,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         """The gradients of ``params`` with the decoder outputs' entries of the features a
         category does not hold set to zero: what static mode's model has there (its output
         weights are masked by P), so a norm of these is static mode's norm."""
-        held = self.assignment_matrix(hard=True).t()                          # [K, F]
+        held = self.epoch_one_hot.t()                                          # [K, F]
         masks = {id(self.dec_out.weight): held[:, None, :], id(self.dec_out.bias): held}
         return [p.grad * masks[id(p)] if id(p) in masks else p.grad for p in params if p.grad is not None]
 
@@ -243,15 +253,11 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         probe = None
         with torch.no_grad():
             self.probe_rows += rows
-            self.feature_rows += n
         terms = 0.0
         for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
             t = targets[fam.name].float()
             count += t.numel()
-            if enc.is_identity:
-                with torch.no_grad():
-                    self.feature_error[a:b] += ((recon[fam.name].float() - t) ** 2).sum(0)
-            else:
+            if not enc.is_identity:
                 if not hard:
                     terms = terms + ((recon[fam.name].float() - t) ** 2).sum()
                 continue
@@ -346,7 +352,7 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
         out.update({
             "enc_out.weight": lambda t: k_only(t)[..., :dmax], "enc_out.bias": lambda t: k_only(t)[..., :dmax],
             "dec_in.weight": lambda t: k_only(t)[:, :dmax], "dec_in.bias": k_only,
-            "assignment_logits": cols, "membership": cols, "probe_error": k_only,
+            "assignment_logits": cols, "membership": cols, "epoch_one_hot": cols, "probe_error": k_only,
             "quantizer.codebook_sizes": k_only,
             "quantizer.code_mask": lambda t: k_only(t)[..., :cmax],
             "quantizer.dim_mask": lambda t: k_only(t)[:, :dmax],

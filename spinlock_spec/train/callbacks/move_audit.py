@@ -5,7 +5,7 @@ does not say the new category will reconstruct it as well as the old one did whi
 it (on real tables a feature that nothing else predicts well can lose most of its R² in the
 move).  So every move is checked by what it did: the features that moved in an epoch, and
 every feature of the categories they left and joined ("touched"), are compared with the
-same features' training error in the epoch before the move, ``move_audit_epochs`` epochs
+same features' validation error in the epoch before the move, ``move_audit_epochs`` epochs
 later.  The untouched features are the control: their error ratio over the same epochs is
 the trend training alone gives.  When the touched features' summed error is above their
 reference times that trend, the moves are undone: each moved feature gets back its logits
@@ -13,9 +13,10 @@ from before the move, its logits are held from then on (no gradient, Adam moment
 and a line under the epoch says so.  A feature whose move was kept is audited again if it
 moves again.
 
-Errors come from the model's ``feature_error`` / ``feature_rows`` buffers (the batches'
-reconstruction of each identity feature, summed over the epoch), read and reset here once
-per epoch.  Not with distributed training (each process sees other rows).
+Errors: each identity feature's mean squared error on the validation rows (the rows the
+quality is measured on), one pass after each epoch from the end of the assignment warm-up
+to the one before the last.  Not with distributed training (each
+process holds other rows).
 
 Checkpoint key: ``move_audit`` (the previous epoch's hard assignment, errors and logits,
 the pending audits and the held features).
@@ -26,6 +27,7 @@ from typing import Any
 
 import torch
 
+from ..metrics import take_rows
 from .base import Callback, hard_ids, note
 
 
@@ -39,22 +41,35 @@ class MoveAudit(Callback):
     def _epochs(self) -> int:
         return int(self.trainer.learnable.move_audit_epochs)
 
-    def _read_errors(self) -> list[float] | None:
-        model = self.trainer.model
-        err, rows = getattr(model, "feature_error", None), getattr(model, "feature_rows", None)
-        if err is None or rows is None:
-            return None
-        n = float(rows)
-        out = (err.detach().cpu() / n).tolist() if n > 0 else None
-        err.zero_()
-        rows.zero_()
-        return out
+    @torch.no_grad()
+    def _validation_errors(self) -> list[float]:
+        """Every identity feature's mean squared error on the validation rows (others: 0)."""
+        t = self.trainer
+        model = t.model
+        was = model.training
+        model.eval()
+        sums = torch.zeros(model.num_features, dtype=torch.float64, device=t.device)
+        try:
+            for start in range(0, t.n_val, t.cfg.batch_size):
+                out = model(take_rows(t.val_arrays, slice(start, min(t.n_val, start + t.cfg.batch_size))))
+                for fam, enc, (a, b) in zip(model.families, model.encoders, model.feature_slices):
+                    if enc.is_identity:
+                        diff = out.reconstruction[fam.name].float() - out.targets[fam.name].float()
+                        sums[a:b] += (diff ** 2).sum(0).double()
+        finally:
+            model.train(was)
+        return (sums / max(t.n_val, 1)).cpu().tolist()
 
     def after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
-        errors = self._read_errors()
         k = self._epochs()
-        if errors is None or k <= 0 or self.trainer.dist.enabled:
-            return
+        t = self.trainer
+        if k <= 0 or t.dist.enabled or epoch < t.assignment_warmup() or epoch >= t.horizon:
+            return                     # (the last epoch's moves cannot be judged; its audits were)
+        self.observe(epoch, self._validation_errors(), record)
+
+    def observe(self, epoch: int, errors: list[float], record: dict[str, Any]) -> None:
+        """One epoch's per-feature errors: judge the audits that are due, start new ones."""
+        k = self._epochs()
         model = self.trainer.model
         hard = hard_ids(model)
         for audit in [a for a in self.pending if epoch >= a["due"]]:

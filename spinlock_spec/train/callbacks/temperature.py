@@ -50,6 +50,8 @@ class TemperatureSchedule(Callback):
             # forward_assignment hard: the model trains on the argmax categories from the
             # first epoch (the logits still get the soft gradient at this temperature)
             model.straight_through = hard_phase or lc.forward_assignment == "hard"
+        if hasattr(model, "fix_epoch_assignment"):   # moves take effect between epochs
+            model.fix_epoch_assignment()
         if hasattr(model, "credit_mask"):
             # masked credit outside the final epochs, measured on the first credit_row_fraction
             # of each batch's rows by the model's credit pass
