@@ -126,7 +126,8 @@ def test_every_wrongly_mapped_feature_moves_on_the_larger_planted_case(tmp_path,
     labels[wrong] = (groups[wrong] + rng.integers(1, 6, size=len(wrong))) % 6
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps({f"cat{c}": [int(i) for i in np.flatnonzero(labels == c)] for c in range(6)}))
-    spec = _spec("learnable", mapping).replace("features_per_group: 10", "features_per_group: 12")
+    spec = (_spec("learnable", mapping).replace("features_per_group: 10", "features_per_group: 12")
+            .replace("n_samples: 2500", "n_samples: 5000").replace("num_epochs: 20", "num_epochs: 30"))
     learn = ss.train(spec, out=tmp_path / "run", quiet=True, progress=False)
     assert int((groups != labels).sum()) == 18
     assert _left_behind(learn.run_dir, groups, labels) == []
