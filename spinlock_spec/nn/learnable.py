@@ -25,8 +25,10 @@ class LearnableCategoricalVQVAE(CategoricalHierarchicalVQVAE):
 
     Training forward: P soft, optional Gumbel noise (``gumbel_noise`` = its scale,
     0 = off) and optional straight-through hard assignment (``straight_through``:
-    forward one-hot argmax, backward the soft gradient; the trainer keeps it on for
-    the whole run with ``forward_assignment: hard``, the default).  Eval mode, ``encode``
+    forward the one-hot argmax fixed at the start of the epoch (``fix_epoch_assignment``;
+    with Gumbel noise a sample per step), backward the soft gradient; the trainer keeps
+    it on for the whole run with ``forward_assignment: hard``, the default).  Features whose
+    move the audit undid (``held_features``) get no gradient.  Eval mode, ``encode``
     and ``decode_codes`` use the hard assignment (argmax one-hot), which is what
     checkpoints and tokens mean after training.
     """
