@@ -82,9 +82,9 @@ def test_the_audit_state_survives_a_checkpoint(tmp_path):
 
 def test_the_audit_measures_each_features_validation_error(tmp_path):
     """The errors the audit judges by are the per-feature mean squared errors of the
-    validation rows' reconstruction (what the run's feature_mse reports, on the same rows)."""
+    validation rows' reconstruction, from the trainer's validation pass of the last epoch."""
     audit, trainer = _audit_and_trainer(tmp_path)
-    errors = audit._validation_errors()
+    errors = trainer.val_feature_mse
     model = trainer.model
     model.eval()
     with torch.no_grad():

@@ -267,6 +267,17 @@ class CategoricalHierarchicalVQVAE(nn.Module):
         """MSE over all target columns (hidden: decoder hidden [K, B, H] of these rows)."""
         return target_mse(recon, targets)
 
+    def identity_square_errors(self, out: ModelOutput) -> torch.Tensor:
+        """[F]: each identity feature's squared reconstruction error summed over ``out``'s rows
+        (0 for the features of encoded families, whose targets are not the features)."""
+        parts = []
+        for fam, enc, (a, b) in zip(self.families, self.encoders, self.feature_slices):
+            if enc.is_identity:
+                parts.append(((out.reconstruction[fam.name].float() - out.targets[fam.name].float()) ** 2).sum(0))
+            else:
+                parts.append(torch.zeros(b - a, device=out.latents.device))
+        return torch.cat(parts)
+
     # ------------------------------------------------------------------ tokens
     @torch.no_grad()
     def encode(self, batch: dict) -> torch.Tensor:

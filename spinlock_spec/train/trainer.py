@@ -273,6 +273,7 @@ class VQVAETrainer:
         names = self._term_names()
         usage = CodeUsage(self.model.codebook_sizes, self.device)
         sums = torch.zeros(2 * len(names), dtype=torch.float64, device=self.device)
+        feature_sq = torch.zeros(self.model.num_features, dtype=torch.float64, device=self.device)
         bs = self.cfg.batch_size
         starts = range(0, self.n_val, bs)
         if self.dist.enabled:            # sharded: every world_size-th batch, sums all-reduced
@@ -284,14 +285,15 @@ class VQVAETrainer:
             weighted, raw = self._loss_vector(out.terms, names)
             sums += torch.cat([weighted, raw]).double() * int(out.codes.shape[0])
             usage.update(out.codes)
+            feature_sq += self.model.identity_square_errors(out).double()
         if self.dist.enabled:
             from .distributed import all_reduce_sum
             all_reduce_sum(sums)
             all_reduce_sum(usage.counts)
         means = (sums / self.n_val).cpu().tolist()
-        weighted_means = dict(zip(names, means[: len(names)]))
+        self.val_feature_mse = (feature_sq / self.n_val).cpu().tolist()   # this process's rows (move audit)
         metrics = usage_metrics(usage, category_names(self.model, usage.K))
-        return {"components": weighted_means, "terms": dict(zip(names, means[len(names):])),
+        return {"components": dict(zip(names, means[: len(names)])), "terms": dict(zip(names, means[len(names):])),
                 "metrics": metrics}
 
     # ------------------------------------------------------------------ fit

@@ -14,9 +14,9 @@ and a line under the epoch says so.  A feature whose move was kept is audited ag
 moves again.
 
 Errors: each identity feature's mean squared error on the validation rows (the rows the
-quality is measured on), one pass after each epoch from the end of the assignment warm-up
-to the one before the last.  Not with distributed training (each
-process holds other rows).
+quality is measured on), from the trainer's validation pass of the epoch
+(``val_feature_mse``), from the end of the assignment warm-up to the epoch before the
+last.  Not with distributed training (each process holds other rows).
 
 Checkpoint key: ``move_audit`` (the previous epoch's hard assignment, errors and logits,
 the pending audits and the held features).
@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 
-from ..metrics import take_rows
 from .base import Callback, hard_ids, note
 
 
@@ -41,31 +40,12 @@ class MoveAudit(Callback):
     def _epochs(self) -> int:
         return int(self.trainer.learnable.move_audit_epochs)
 
-    @torch.no_grad()
-    def _validation_errors(self) -> list[float]:
-        """Every identity feature's mean squared error on the validation rows (others: 0)."""
-        t = self.trainer
-        model = t.model
-        was = model.training
-        model.eval()
-        sums = torch.zeros(model.num_features, dtype=torch.float64, device=t.device)
-        try:
-            for start in range(0, t.n_val, t.cfg.batch_size):
-                out = model(take_rows(t.val_arrays, slice(start, min(t.n_val, start + t.cfg.batch_size))))
-                for fam, enc, (a, b) in zip(model.families, model.encoders, model.feature_slices):
-                    if enc.is_identity:
-                        diff = out.reconstruction[fam.name].float() - out.targets[fam.name].float()
-                        sums[a:b] += (diff ** 2).sum(0).double()
-        finally:
-            model.train(was)
-        return (sums / max(t.n_val, 1)).cpu().tolist()
-
     def after_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         k = self._epochs()
         t = self.trainer
         if k <= 0 or t.dist.enabled or epoch < t.assignment_warmup() or epoch >= t.horizon:
             return                     # (the last epoch's moves cannot be judged; its audits were)
-        self.observe(epoch, self._validation_errors(), record)
+        self.observe(epoch, list(t.val_feature_mse), record)
 
     def observe(self, epoch: int, errors: list[float], record: dict[str, Any]) -> None:
         """One epoch's per-feature errors: judge the audits that are due, start new ones."""
@@ -87,22 +67,25 @@ class MoveAudit(Callback):
                     continue
                 # moved again before its audit: judged later, still against where it came from
                 audit["touched"] = sorted(set(audit["touched"]) | {g for g in range(len(hard)) if hard[g] == hard[f]})
-                for other in self.pending:
-                    other["busy"] = sorted(set(other["busy"]) | set(audit["touched"]))
+                self._mark_busy(audit["touched"])
                 audit["due"] = epoch + k
             if fresh:
                 cats = {prev["hard"][f] for f in fresh} | {hard[f] for f in fresh}
                 touched = [g for g in range(len(hard)) if prev["hard"][g] in cats or hard[g] in cats]
                 # features that other moves may be changing in this audit's window: not a control
                 busy = set().union(*(a["touched"] for a in self.pending)) if self.pending else set()
-                for a in self.pending:
-                    a["busy"] = sorted(set(a["busy"]) | set(touched))
+                self._mark_busy(touched)
                 self.pending.append({"epoch": epoch, "due": epoch + k, "features": fresh,
                                      "from": [prev["hard"][f] for f in fresh], "touched": touched,
                                      "busy": sorted(busy), "reference": prev["errors"],
                                      "logits": [prev["logits"][f] for f in fresh]})
         self.previous = {"hard": hard, "errors": errors,
                          "logits": model.assignment_logits.detach().cpu().tolist()}
+
+    def _mark_busy(self, touched: list[int]) -> None:
+        """Features a move is changing now: not a control for any pending audit."""
+        for audit in self.pending:
+            audit["busy"] = sorted(set(audit["busy"]) | set(touched))
 
     def _judge(self, audit: dict[str, Any], errors: list[float], hard: list[int], epoch: int,
                record: dict[str, Any]) -> None:
